@@ -1,0 +1,56 @@
+"""Shared helpers for command-line tools: logging set-up and clean error exits."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+import torch
+
+from ..checkpoint import CheckpointError
+from ..config_io import ConfigError
+from ..data.frames import FrameReadError
+from ..model.language import TextEncoderError
+from ..tracker.preprocess import InputError
+
+# Errors that mean "the user's input is bad": reported in one line, exit code 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, FileNotFoundError, ValueError,
+)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """Parse ``x,y,w,h`` for argparse."""
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"box must be x,y,w,h numbers, got {text!r}") from exc
+    if len(vals) != 4:
+        raise argparse.ArgumentTypeError(f"box must have 4 values x,y,w,h, got {len(vals)} in {text!r}")
+    return vals  # type: ignore[return-value]
+
+
+def set_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def run_cli(prog: str, body: Callable[[], int]) -> int:
+    """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback)."""
+    try:
+        return body()
+    except USER_ERRORS as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,221 @@
+"""One tracking sequence in memory and a reader for one sequence directory.
+
+Layouts recognised by :func:`read_sequence_dir` (first match wins):
+
+* frames in ``img/`` or ``imgs/`` (LaSOT, TNL2K, OTB, WebUAV-3M) or directly in
+  the directory (GOT-10k); ``.jpg/.jpeg/.png/.bmp``, natural name order;
+* ground truth ``groundtruth.txt`` or ``groundtruth_rect.txt`` (OTB, WebUAV-3M):
+  one ``x,y,w,h`` box per line, comma- and/or whitespace-separated;
+* text ``nlp.txt`` (LaSOT) or ``language.txt`` (TNL2K, WebUAV-3M), stripped;
+  ``""`` when absent;
+* visibility: ``full_occlusion.txt`` / ``out_of_view.txt`` (LaSOT, one line of
+  comma-separated 0/1), ``absence.label`` (GOT-10k, one 0/1 per line); a frame is
+  also invisible when its box has ``w <= 0``, ``h <= 0`` or a NaN.
+
+The ground truth may be shorter than the frame list (e.g. GOT-10k test and
+anything that ships only the initial box): ``boxes_xywh`` and ``visible`` then
+have fewer rows than ``frame_paths`` (possibly one). Metrics need a full-length
+ground truth; see :attr:`Sequence.has_full_groundtruth`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+LOGGER = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+FRAME_DIR_NAMES = ("img", "imgs")
+GROUNDTRUTH_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
+SENTENCE_NAMES = ("nlp.txt", "language.txt")
+LASOT_FLAG_NAMES = ("full_occlusion.txt", "out_of_view.txt")
+GOT10K_ABSENCE_NAME = "absence.label"
+
+AttributeValue = Union[np.ndarray, int, float]
+PathLike = Union[str, Path]
+
+_SPLIT_RE = re.compile(r"[,\s]+")
+_DIGITS_RE = re.compile(r"(\d+)")
+
+
+class DatasetLayoutError(ValueError):
+    """A directory or file does not match the expected dataset layout."""
+
+
+@dataclass(frozen=True, eq=False)
+class Sequence:
+    """A single-object-tracking sequence.
+
+    ``boxes_xywh`` is ``(M, 4)`` float64 with ``1 <= M <= len(frame_paths)``;
+    ``visible`` is ``(M,)`` bool. ``attributes`` holds per-sequence scalars
+    (e.g. WebUAV-3M flags) or per-frame arrays (e.g. LaSOT ``full_occlusion``).
+    """
+
+    name: str
+    frame_paths: tuple[Path, ...]
+    boxes_xywh: np.ndarray
+    visible: np.ndarray
+    sentence: str
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        boxes = self.boxes_xywh
+        if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] < 1:
+            raise ValueError(f"sequence {self.name!r}: boxes_xywh must be (N, 4) with N >= 1, got {boxes.shape}")
+        if self.visible.shape != (boxes.shape[0],):
+            raise ValueError(
+                f"sequence {self.name!r}: visible has shape {self.visible.shape}, expected ({boxes.shape[0]},)"
+            )
+        if boxes.shape[0] > len(self.frame_paths):
+            raise ValueError(
+                f"sequence {self.name!r}: {boxes.shape[0]} ground-truth boxes but only {len(self.frame_paths)} frames"
+            )
+
+    def __len__(self) -> int:
+        return len(self.frame_paths)
+
+    @property
+    def has_full_groundtruth(self) -> bool:
+        """True when every frame has a ground-truth box."""
+        return self.boxes_xywh.shape[0] == len(self.frame_paths)
+
+    @property
+    def init_box_xywh(self) -> np.ndarray:
+        """Ground-truth box of the first frame."""
+        return self.boxes_xywh[0].copy()
+
+
+def natural_key(name: str) -> tuple[object, ...]:
+    """Sort key that orders ``2.jpg`` before ``10.jpg``."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS_RE.split(name))
+
+
+def list_frames(directory: Path) -> tuple[Path, ...]:
+    """Image files directly inside ``directory`` in natural name order."""
+    files = [p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return tuple(sorted(files, key=lambda p: natural_key(p.name)))
+
+
+def find_frames(seq_dir: Path) -> tuple[Path, ...]:
+    """Frames in ``img/``, ``imgs/`` or the directory itself."""
+    for sub in FRAME_DIR_NAMES:
+        candidate = seq_dir / sub
+        if candidate.is_dir():
+            frames = list_frames(candidate)
+            if not frames:
+                raise DatasetLayoutError(f"{candidate}: frame directory contains no {'/'.join(IMAGE_SUFFIXES)} images")
+            return frames
+    frames = list_frames(seq_dir)
+    if not frames:
+        raise DatasetLayoutError(
+            f"{seq_dir}: no frames found; expected images in img/ or imgs/ or in the directory itself"
+        )
+    return frames
+
+
+def read_boxes_xywh(path: Path) -> np.ndarray:
+    """Read ``x,y,w,h`` rows (comma and/or whitespace separated) as ``(N, 4)`` float64."""
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        parts = [p for p in _SPLIT_RE.split(text) if p]
+        if len(parts) != 4:
+            raise DatasetLayoutError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(parts)}: {text!r}")
+        try:
+            rows.append([float(p) for p in parts])
+        except ValueError:
+            raise DatasetLayoutError(f"{path}:{lineno}: non-numeric box value in {text!r}") from None
+    if not rows:
+        raise DatasetLayoutError(f"{path}: ground-truth file is empty")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def read_flags(path: Path) -> np.ndarray:
+    """Read 0/1 flags separated by commas, whitespace or newlines as a bool array."""
+    parts = [p for p in _SPLIT_RE.split(path.read_text().strip()) if p]
+    try:
+        values = [int(float(p)) for p in parts]
+    except ValueError:
+        raise DatasetLayoutError(f"{path}: expected 0/1 flags, found non-numeric content") from None
+    if any(v not in (0, 1) for v in values):
+        raise DatasetLayoutError(f"{path}: expected only 0/1 flags")
+    return np.asarray(values, dtype=bool)
+
+
+def read_sentence(seq_dir: Path) -> str:
+    """Text from ``nlp.txt`` or ``language.txt``; empty string if neither exists."""
+    for name in SENTENCE_NAMES:
+        candidate = seq_dir / name
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8", errors="replace").strip()
+    return ""
+
+
+def valid_box_mask(boxes_xywh: np.ndarray) -> np.ndarray:
+    """True where a box is finite with ``w > 0`` and ``h > 0``."""
+    finite = np.all(np.isfinite(boxes_xywh), axis=1)
+    with np.errstate(invalid="ignore"):
+        return finite & (boxes_xywh[:, 2] > 0) & (boxes_xywh[:, 3] > 0)
+
+
+def _fit_flags(flags: np.ndarray, path: Path, n_boxes: int, n_frames: int) -> np.ndarray:
+    """Accept flags covering every frame or every ground-truth row; cut to the ground truth."""
+    if flags.shape[0] not in (n_boxes, n_frames):
+        raise DatasetLayoutError(
+            f"{path}: {flags.shape[0]} flags, expected {n_frames} (frames) or {n_boxes} (ground-truth rows)"
+        )
+    return flags[:n_boxes]
+
+
+def find_groundtruth(seq_dir: Path) -> Path:
+    """Path of the ground-truth file in ``seq_dir``."""
+    for name in GROUNDTRUTH_NAMES:
+        candidate = seq_dir / name
+        if candidate.is_file():
+            return candidate
+    raise DatasetLayoutError(f"{seq_dir}: no ground truth; expected one of {', '.join(GROUNDTRUTH_NAMES)}")
+
+
+def read_sequence_dir(path: PathLike, name: str | None = None, sentence: str | None = None) -> Sequence:
+    """Read one sequence directory (LaSOT/TNL2K/OTB/WebUAV-3M/GOT-10k layout).
+
+    ``name`` defaults to the directory name; ``sentence`` overrides the text
+    files (used for OTB99-L, whose sentences live outside the sequence).
+    """
+    seq_dir = Path(path)
+    if not seq_dir.is_dir():
+        raise DatasetLayoutError(f"{seq_dir}: not a directory (expected a sequence directory)")
+    frames = find_frames(seq_dir)
+    gt_path = find_groundtruth(seq_dir)
+    boxes = read_boxes_xywh(gt_path)
+    if boxes.shape[0] > len(frames):
+        raise DatasetLayoutError(f"{gt_path}: {boxes.shape[0]} boxes but only {len(frames)} frames in {seq_dir}")
+    if boxes.shape[0] < len(frames):
+        LOGGER.debug("%s: ground truth covers %d of %d frames", seq_dir, boxes.shape[0], len(frames))
+
+    visible = valid_box_mask(boxes)
+    attributes: dict[str, AttributeValue] = {}
+    for flag_name in (*LASOT_FLAG_NAMES, GOT10K_ABSENCE_NAME):
+        flag_path = seq_dir / flag_name
+        if flag_path.is_file():
+            flags = _fit_flags(read_flags(flag_path), flag_path, boxes.shape[0], len(frames))
+            attributes[flag_path.stem] = flags
+            visible &= ~flags
+
+    text = read_sentence(seq_dir) if sentence is None else sentence.strip()
+    return Sequence(
+        name=name or seq_dir.name,
+        frame_paths=frames,
+        boxes_xywh=boxes,
+        visible=visible,
+        sentence=text,
+        attributes=attributes,
+    )

@@ -1,0 +1,48 @@
+"""Build a ready tracker from a checkpoint path (or the shipped default model)."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import CheckpointError, load_model
+from .config import TrackerConfig
+from .tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "allinone_uav_small.safetensors"
+
+
+def default_model_path() -> Path:
+    """The default model shipped in ``models/`` (source tree) or ``share/allinone_ros/models`` (ROS install)."""
+    candidates = [Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME]
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidates.append(Path(prefix) / "share" / "allinone_ros" / "models" / DEFAULT_MODEL_NAME)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise CheckpointError(
+        f"no checkpoint given and the default model {DEFAULT_MODEL_NAME} is not installed "
+        f"(looked in {[str(p.parent) for p in candidates]}); pass a checkpoint path"
+    )
+
+
+def check_device(device: str) -> None:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device 'cpu'")
+
+
+def build_tracker(
+    checkpoint: str | Path | None = None, config: TrackerConfig | None = None, trust: bool = False
+) -> Tracker:
+    """Load ``checkpoint`` (default: the shipped model) and wrap it in a :class:`Tracker`."""
+    config = config or TrackerConfig()
+    check_device(config.device)
+    path = Path(checkpoint) if checkpoint else default_model_path()
+    model = load_model(path, trust=trust, attn_impl=config.attn_impl)
+    log.info("loaded %s (%s text encoder, width %d, depth %d)", path, model.cfg.language_encoder,
+             model.cfg.embed_dim, model.cfg.depth)
+    return Tracker(model, config)

@@ -1,0 +1,64 @@
+"""Image checks and normalisation to network input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+class InputError(ValueError):
+    """An image or box given to the tracker is unusable; the message names the value."""
+
+
+def check_image(image: np.ndarray) -> tuple[int, int]:
+    """Require an HxWx3 uint8 RGB array; return (H, W)."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"image must be HxWx3 uint8 RGB, got shape {image.shape} dtype {image.dtype}")
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise InputError(f"image is empty ({w}x{h})")
+    return h, w
+
+
+def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, float, float]:
+    """Require a finite box with w, h > 0 that overlaps the image."""
+    try:
+        vals = [float(v) for v in box_xywh]  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"box must be 4 numbers x,y,w,h, got {box_xywh!r}") from exc
+    if len(vals) != 4:
+        raise InputError(f"box must have 4 values x,y,w,h, got {len(vals)}: {vals}")
+    x, y, w, h = vals
+    if not all(math.isfinite(v) for v in vals):
+        raise InputError(f"box has non-finite values: {vals}")
+    if w <= 0 or h <= 0:
+        raise InputError(f"box width and height must be > 0, got w={w}, h={h}")
+    if x >= img_w or y >= img_h or x + w <= 0 or y + h <= 0:
+        raise InputError(f"box {vals} lies outside the {img_w}x{img_h} image")
+    return x, y, w, h
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Convert grayscale (HxW, HxWx1) and RGBA (HxWx4) uint8 frames to HxWx3 RGB."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    return image
+
+
+def normalize_patch(patch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 HxWx3 -> (1, 3, H, W) float32 ``(x/255 - mean)/std`` on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(patch)).to(device, non_blocking=True)
+    t = t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    return (t - mean) / std

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command: set up everything on a fresh machine, then run the whole suite.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup_env.sh
+if [ -f scripts/setup_ros.sh ]; then
+  bash scripts/setup_ros.sh
+  # shellcheck disable=SC1091
+  set +u; source scripts/ros_env.sh; set -u
+fi
+PY="${ALLINONE_VENV:-$ROOT/.venv}/bin/python"
+"$PY" -m pytest test -q -p no:cacheprovider "$@"

@@ -1,0 +1,33 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "allinone_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="All-in-One vision-language single-object tracker as a ROS 2 perception package",
+    license="Apache-2.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "timm>=1.0",
+        "transformers>=4.40",
+        "safetensors",
+        "numpy",
+        "opencv-python-headless",
+        "pyyaml",
+        "tqdm",
+    ],
+    zip_safe=False,
+    entry_points={
+        "console_scripts": [
+            "allinone-track = allinone_ros.cli.track:main",
+        ],
+    },
+)
