@@ -51,10 +51,15 @@ class AllInOne(nn.Module):
         return self.backbone.language_vector(feat)
 
     def forward_features(
-        self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor, keep_ratio: float | None = None
+        self,
+        template: torch.Tensor,
+        search: torch.Tensor,
+        lang: torch.Tensor,
+        keep_ratio: float | None = None,
+        patches: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return search features (B, C, G, G) and kept token indices (B, K)."""
-        tokens, kept = self.backbone(template, search, lang, keep_ratio=keep_ratio)  # (B, S, C)
+        tokens, kept = self.backbone(template, search, lang, keep_ratio=keep_ratio, patches=patches)  # (B, S, C)
         g = self.cfg.search_grid
         feat = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], g, g)  # (B, C, G, G)
         return feat, kept
@@ -68,6 +73,16 @@ class AllInOne(nn.Module):
         feat, kept = self.forward_features(template, search, lang, keep_ratio)
         score, size, offset = self.forward_head(feat)
         return HeadOutput(score, size, offset, kept)
+
+
+    def forward_train(
+        self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor, keep_ratio: float | None = None
+    ) -> tuple[HeadOutput, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Training forward: head outputs plus the alignment embeddings (vision_x, vision_z, language)."""
+        patches = self.backbone.embed(template, search)  # (B,T,C), (B,S,C)
+        feat, kept = self.forward_features(template, search, lang, keep_ratio, patches=patches)
+        score, size, offset = self.forward_head(feat)
+        return HeadOutput(score, size, offset, kept), self.backbone.forward_alignment(patches, lang)
 
 
 def build_model(cfg: ModelConfig | None = None, attn_impl: str = "sdpa", load_text_weights: bool = True) -> AllInOne:
