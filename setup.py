@@ -23,11 +23,13 @@ setup(
         "opencv-python-headless",
         "pyyaml",
         "tqdm",
+        "matplotlib",
     ],
     zip_safe=False,
     entry_points={
         "console_scripts": [
             "allinone-track = allinone_ros.cli.track:main",
+            "allinone-metrics = allinone_ros.cli.metrics:main",
         ],
     },
 )

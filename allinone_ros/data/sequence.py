@@ -21,6 +21,7 @@ ground truth; see :attr:`Sequence.has_full_groundtruth`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,9 @@ def natural_key(name: str) -> tuple[object, ...]:
 
 def list_frames(directory: Path) -> tuple[Path, ...]:
     """Image files directly inside ``directory`` in natural name order."""
-    files = [p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return tuple(sorted(files, key=lambda p: natural_key(p.name)))
+    with os.scandir(directory) as entries:  # scandir avoids one stat per frame on large datasets
+        names = [e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES]
+    return tuple(directory / name for name in sorted(names, key=natural_key))
 
 
 def find_frames(seq_dir: Path) -> tuple[Path, ...]:

@@ -1,0 +1,202 @@
+"""``allinone-metrics``: score result files of one or more trackers on a dataset.
+
+Example::
+
+    allinone-metrics --dataset-root /data/LaSOT --split test \\
+        --results AllInOne=results/allinone OSTrack=results/ostrack --out reports/lasot
+
+Writes ``summary.{csv,md}``, ``attributes.{csv,md}`` (when the dataset has
+attributes), ``per_sequence.csv``, ``{success,precision,norm_precision,
+complete_success}.png`` and ``conventions.txt`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from allinone_ros.data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
+from allinone_ros.data.sequence import DatasetLayoutError, Sequence
+from allinone_ros.evaluation.metrics import (
+    DATASET_DEFAULT_PRESET,
+    PRESETS,
+    AbsentPolicy,
+    Conventions,
+    SequenceResult,
+    Summary,
+    ZeroSizePolicy,
+    attribute_groups,
+    default_conventions,
+    evaluate_tracker,
+    summarize,
+    summarize_by_attribute,
+)
+from allinone_ros.evaluation.report import (
+    markdown_table,
+    summary_table,
+    write_attributes,
+    write_per_sequence,
+    write_plots,
+    write_summary,
+)
+from allinone_ros.evaluation.results import ResultsError, TrackerResults, open_results, parse_result_spec
+
+PROG = "allinone-metrics"
+LOG = logging.getLogger(PROG)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Score tracker result files (OPE) on a dataset.")
+    p.add_argument("--dataset-root", required=True, type=Path, help="dataset root directory")
+    p.add_argument("--kind", help=f"dataset kind ({', '.join(DATASET_KINDS)}); detected when omitted")
+    p.add_argument("--split", help="dataset split (e.g. test), or a file listing sequence names for LaSOT")
+    p.add_argument("--results", nargs="+", required=True, metavar="NAME=DIR",
+                   help="tracker name and its result directory (<seq>.txt files)")
+    p.add_argument("--out", required=True, type=Path, help="output directory for tables and plots")
+    p.add_argument("--conventions", choices=sorted(PRESETS),
+                   help="scoring preset (default per dataset: "
+                        + ", ".join(f"{k}={v}" for k, v in DATASET_DEFAULT_PRESET.items()) + ")")
+    p.add_argument("--zero-size", choices=[z.value for z in ZeroSizePolicy],
+                   help="override: replace zero-size predictions by the previous box, or keep them")
+    p.add_argument("--absent", choices=[a.value for a in AbsentPolicy],
+                   help="override: how frames without a visible target are scored")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="score only the sequences every tracker has results for (default: error)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _parse_results(parser: argparse.ArgumentParser, specs: list[str]) -> list[TrackerResults]:
+    dirs: dict[str, Path] = {}
+    for spec in specs:
+        try:
+            name, directory = parse_result_spec(spec)
+        except ResultsError as exc:
+            parser.error(str(exc))
+        if name in dirs:
+            parser.error(f"tracker name {name!r} given twice in --results")
+        dirs[name] = directory
+    try:
+        return open_results(dirs)
+    except ResultsError as exc:
+        parser.error(str(exc))
+    raise AssertionError("unreachable")
+
+
+def _conventions(args: argparse.Namespace, kind: str) -> Conventions:
+    base = PRESETS[args.conventions] if args.conventions else default_conventions(kind)
+    return Conventions(
+        zero_size=ZeroSizePolicy(args.zero_size) if args.zero_size else base.zero_size,
+        absent=AbsentPolicy(args.absent) if args.absent else base.absent,
+        first_frame_groundtruth=base.first_frame_groundtruth,
+    )
+
+
+def _select_sequences(sequences: list[Sequence], trackers: list[TrackerResults], skip_missing: bool) -> list[Sequence]:
+    missing = {t.name: [s.name for s in sequences if not t.has(s.name)] for t in trackers}
+    if not any(missing.values()):
+        return sequences
+    if not skip_missing:
+        details = "; ".join(
+            f"{t.name} ({t.directory}) lacks {len(m)}: {', '.join(m[:5])}{' ...' if len(m) > 5 else ''}"
+            for t in trackers
+            if (m := missing[t.name])
+        )
+        raise ResultsError(f"missing result files: {details} (use --skip-missing to score the common subset)")
+    lacking = {n for m in missing.values() for n in m}
+    kept = [s for s in sequences if s.name not in lacking]
+    LOG.warning("scoring %d of %d sequences that every tracker has results for", len(kept), len(sequences))
+    if not kept:
+        raise ResultsError("no sequence has results from every tracker")
+    return kept
+
+
+def _score(
+    tracker: TrackerResults, sequences: list[Sequence], conventions: Conventions, progress: bool
+) -> dict[str, SequenceResult]:
+    predictions: dict[str, np.ndarray] = {}
+    times: dict[str, np.ndarray] = {}
+    for seq in tqdm(sequences, desc=tracker.name, unit="seq", disable=not progress, file=sys.stderr):
+        predictions[seq.name] = tracker.boxes(seq.name)
+        seq_times = tracker.times(seq.name)
+        if seq_times is not None:
+            times[seq.name] = seq_times
+    try:
+        return evaluate_tracker(sequences, predictions, conventions, times)
+    except ValueError as exc:
+        raise ResultsError(f"tracker {tracker.name!r}: {exc}") from None
+
+
+def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
+    kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
+    sequences = open_dataset(kind, args.dataset_root, args.split)
+    sequences = _select_sequences(sequences, trackers, args.skip_missing)
+    conventions = _conventions(args, kind)
+    progress = not args.no_progress
+
+    per_seq: dict[str, dict[str, SequenceResult]] = {}
+    summaries: dict[str, Summary] = {}
+    by_attr: dict[str, dict[str, Summary]] = {}
+    groups = attribute_groups(sequences)
+    for tracker in trackers:
+        per_seq[tracker.name] = _score(tracker, sequences, conventions, progress)
+        summaries[tracker.name] = summarize(per_seq[tracker.name].values())
+        by_attr[tracker.name] = summarize_by_attribute(per_seq[tracker.name], groups)
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    notes = [
+        f"dataset: {kind} at {args.dataset_root}" + (f", split {args.split}" if args.split else "")
+        + f", {len(sequences)} sequences",
+        f"conventions: {conventions.describe()}",
+        "nP@0.20 = normalised precision at 0.20 (LaSOT MATLAB / pytracking); "
+        "nP mean 0-0.5 = mean over 51 thresholds (got10k LaSOT / WebUAV-3M toolkit): not comparable",
+    ]
+    write_summary(out, summaries, notes)
+    write_per_sequence(out, per_seq)
+    if groups:
+        write_attributes(out, by_attr)
+    try:
+        write_plots(out, summaries)
+    except ImportError as exc:
+        LOG.warning("plots skipped: %s", exc)
+    (out / "conventions.txt").write_text("\n".join(notes) + "\n")
+
+    header, rows = summary_table(summaries)
+    print(markdown_table(header, rows), end="")
+    for note in notes:
+        print(f"  {note}")
+    print(f"wrote tables and plots to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 0 on success, 2 on bad input (message on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.kind:
+        try:
+            normalize_kind(args.kind)
+        except ValueError as exc:
+            parser.error(str(exc))
+    trackers = _parse_results(parser, args.results)
+    try:
+        return _run(args, trackers)
+    except (DatasetLayoutError, ResultsError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

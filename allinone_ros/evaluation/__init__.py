@@ -1,0 +1,1 @@
+"""Tracking metrics, result files and reports (no ROS imports)."""
