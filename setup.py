@@ -30,6 +30,7 @@ setup(
         "console_scripts": [
             "allinone-track = allinone_ros.cli.track:main",
             "allinone-metrics = allinone_ros.cli.metrics:main",
+            "allinone-eval = allinone_ros.cli.eval:main",
         ],
     },
 )

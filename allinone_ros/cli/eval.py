@@ -1,0 +1,91 @@
+"""``allinone-eval``: one-pass evaluation of a checkpoint over a dataset, then scoring."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
+from ..data.sequence import Sequence
+from ..evaluation.runner import MODES, EvalJob, run_evaluation
+from ..tracker import TrackerConfig
+from . import metrics as metrics_cli
+from .common import run_cli, setup_logging
+
+PROG = "allinone-eval"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Run the tracker over a dataset and score it (OPE).")
+    p.add_argument("--dataset-root", required=True, type=Path, help="dataset root directory")
+    p.add_argument("--kind", help=f"dataset kind ({', '.join(DATASET_KINDS)}); detected when omitted "
+                                  "(generated synthetic sets use the LaSOT layout)")
+    p.add_argument("--split", help="dataset split (e.g. test), or a file listing sequence names (LaSOT)")
+    p.add_argument("--sequences", help="comma-separated sequence names, or @FILE with one name per line")
+    p.add_argument("--checkpoint", type=Path, default=None, help="model checkpoint (default: shipped model)")
+    p.add_argument("--out", required=True, type=Path, help="output directory (results in OUT/<name>/)")
+    p.add_argument("--name", default=None, help="tracker name for the result directory (default: checkpoint stem)")
+    p.add_argument("--mode", choices=MODES, default="box+nl",
+                   help="initialisation: box+nl (box and sentence), box (no sentence), nl (sentence alone)")
+    p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel (processes)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per worker (0 = cores / workers)")
+    p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling (trusted files only)")
+    p.add_argument("--no-metrics", action="store_true", help="only write result files, do not score")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _select(sequences: list[Sequence], spec: str | None) -> list[Sequence]:
+    if not spec:
+        return sequences
+    if spec.startswith("@"):
+        names = [n.strip() for n in Path(spec[1:]).read_text().splitlines() if n.strip()]
+    else:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+    by_name = {s.name: s for s in sequences}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown sequence name(s) {unknown[:10]}; the dataset has e.g. {list(by_name)[:5]}")
+    return [by_name[n] for n in names]
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
+    sequences = _select(open_dataset(kind, args.dataset_root, args.split), args.sequences)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
+                  tracker=TrackerConfig(device=args.device), mode=args.mode, threads=threads,
+                  trust_checkpoint=args.trust_checkpoint)
+    name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")
+    result_dir = args.out / name
+    with tqdm(total=len(sequences), unit="seq", disable=args.no_progress, file=sys.stderr) as bar:
+        bar.update(sum((result_dir / f"{s.name}.txt").is_file() for s in sequences))
+        run_evaluation(sequences, job, result_dir, workers=args.workers, on_done=lambda _n: bar.update(1))
+    if args.no_metrics:
+        return 0
+    argv = ["--dataset-root", str(args.dataset_root), "--kind", kind, "--results", f"{name}={result_dir}",
+            "--out", str(args.out / "report")]
+    if args.split:
+        argv += ["--split", args.split]
+    if args.sequences:
+        argv += ["--skip-missing"]
+    if args.no_progress:
+        argv += ["--no-progress"]
+    return metrics_cli.main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    return run_cli(PROG, lambda: _run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Run a tracker over dataset sequences (one-pass evaluation), resumable and parallel."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.frames import read_frame
+from ..data.sequence import Sequence
+from ..tracker import Tracker, TrackerConfig
+from ..tracker.factory import build_tracker
+from .results import has_result, write_result
+
+log = logging.getLogger(__name__)
+
+MODES = ("box+nl", "box", "nl")
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """What to run: checkpoint (None = shipped default), tracker settings, initialisation mode."""
+
+    checkpoint: str | None = None
+    tracker: TrackerConfig = TrackerConfig()
+    mode: str = "box+nl"
+    threads: int = 0
+    trust_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode == "nl":
+            raise ValueError(
+                "mode 'nl' (start from the sentence alone) needs a grounding model, which this tracker does not "
+                "have yet; use 'box+nl' or 'box'"
+            )
+
+
+def track_sequence(tracker: Tracker, seq: Sequence, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Initialise on frame 1 with the ground-truth box, track the rest; (boxes (N,4), seconds (N,))."""
+    text = seq.sentence if mode == "box+nl" else ""
+    boxes, times = [], []
+    for i, path in enumerate(seq.frame_paths):
+        frame = read_frame(path)
+        t0 = time.perf_counter()
+        result = tracker.initialize(frame, seq.init_box_xywh, text) if i == 0 else tracker.track(frame)
+        times.append(time.perf_counter() - t0)
+        boxes.append(result.box_xywh)
+    return np.stack(boxes), np.asarray(times)
+
+
+_WORKER_TRACKER: Tracker | None = None
+
+
+def _make_tracker(job: EvalJob) -> Tracker:
+    if job.threads > 0:
+        torch.set_num_threads(job.threads)
+    return build_tracker(job.checkpoint, job.tracker, trust=job.trust_checkpoint)
+
+
+def _init_worker(job: EvalJob) -> None:
+    global _WORKER_TRACKER
+    _WORKER_TRACKER = _make_tracker(job)
+
+
+def _run_one(seq: Sequence, mode: str, out_dir: Path) -> str:
+    assert _WORKER_TRACKER is not None
+    boxes, times = track_sequence(_WORKER_TRACKER, seq, mode)
+    write_result(out_dir, seq.name, boxes, times)
+    return seq.name
+
+
+def run_evaluation(
+    sequences: Iterable[Sequence],
+    job: EvalJob,
+    out_dir: str | Path,
+    workers: int = 1,
+    on_done: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Track every sequence without a result file in ``out_dir``; return the names run now."""
+    out = Path(out_dir)
+    seqs = list(sequences)
+    todo = [s for s in seqs if not has_result(out, s.name)]
+    if len(todo) < len(seqs):
+        log.info("resuming: %d sequences already have results in %s", len(seqs) - len(todo), out)
+    done: list[str] = []
+    if not todo:
+        return done
+    if workers <= 1:
+        _init_worker(job)
+        for seq in todo:
+            done.append(_run_one(seq, job.mode, out))
+            if on_done:
+                on_done(seq.name)
+        return done
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
+        futures = [pool.submit(_run_one, seq, job.mode, out) for seq in todo]
+        for fut in as_completed(futures):
+            name = fut.result()
+            done.append(name)
+            if on_done:
+                on_done(name)
+    return done
