@@ -1,0 +1,81 @@
+"""Start the All-in-One tracker node.
+
+    ros2 launch allinone_ros tracker.launch.py image_topic:=/camera/image_raw \
+        checkpoint:=/path/to/allinone.pth debug_image:=true namespace:=front
+
+Arguments:
+  params_file  parameter YAML for the node (default: share/allinone_ros/config/tracker.yaml)
+  checkpoint   model checkpoint path; overrides the params file's `checkpoint` when not empty
+  image_topic  camera topic (sensor_msgs/Image) the node's `image` input is remapped to
+  namespace    ROS namespace of the node and its relative topics ("" = none)
+  debug_image  true/false: publish the annotated debug image (`publish_debug_image` parameter)
+"""
+from __future__ import annotations
+
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"launch argument {name}:={text!r} is not a boolean (use true or false)")
+
+
+def _tracker_node(context: LaunchContext) -> list[Node]:
+    overrides: dict[str, object] = {
+        "publish_debug_image": _parse_bool("debug_image", LaunchConfiguration("debug_image").perform(context)),
+    }
+    checkpoint = LaunchConfiguration("checkpoint").perform(context)
+    if checkpoint:  # empty keeps the value from params_file
+        overrides["checkpoint"] = checkpoint
+    return [
+        Node(
+            package="allinone_ros",
+            executable="tracker_node",
+            name="allinone_tracker",
+            namespace=LaunchConfiguration("namespace"),
+            parameters=[LaunchConfiguration("params_file"), overrides],
+            remappings=[("image", LaunchConfiguration("image_topic"))],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=PathJoinSubstitution([FindPackageShare("allinone_ros"), "config", "tracker.yaml"]),
+                description="Parameter YAML file for the tracker node",
+            ),
+            DeclareLaunchArgument(
+                "checkpoint",
+                default_value="",
+                description="Model checkpoint; empty keeps the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "image_topic",
+                default_value="/camera/image_raw",
+                description="sensor_msgs/Image topic to track on",
+            ),
+            DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
+            DeclareLaunchArgument(
+                "debug_image",
+                default_value="false",
+                description="Publish the annotated debug image (true/false)",
+            ),
+            OpaqueFunction(function=_tracker_node),
+        ]
+    )

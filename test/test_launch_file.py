@@ -1,0 +1,124 @@
+"""Static checks of launch/tracker.launch.py (`launch`/`launch_ros` are not installable here).
+
+The file is parsed with `ast`, never imported: it must define
+generate_launch_description, start `tracker_node` of package `allinone_ros`, and
+every declared argument must be read through a LaunchConfiguration (and vice versa).
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "tracker.launch.py"
+EXPECTED_ARGUMENTS = {"params_file", "checkpoint", "image_topic", "namespace", "debug_image"}
+
+
+@pytest.fixture(scope="module")
+def tree() -> ast.Module:
+    return ast.parse(LAUNCH_FILE.read_text(), filename=str(LAUNCH_FILE))
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _calls(node: ast.AST, name: str) -> list[ast.Call]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call) and _callee(n) == name]
+
+
+def _first_str_arg(call: ast.Call) -> str:
+    assert call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str), (
+        f"{_callee(call)}() at line {call.lineno} needs a literal name as first argument"
+    )
+    return call.args[0].value
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    raise AssertionError(f"{_callee(call)}() at line {call.lineno} has no {name}= argument")
+
+
+def _string_constants(node: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def test_defines_generate_launch_description(tree: ast.Module) -> None:
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "generate_launch_description" in functions
+    assert functions["generate_launch_description"].args.args == []
+
+
+def test_starts_tracker_node_of_allinone_ros(tree: ast.Module) -> None:
+    nodes = _calls(tree, "Node")
+    assert len(nodes) == 1, f"expected one Node(...), found {len(nodes)}"
+    node = nodes[0]
+    for field, want in (("package", "allinone_ros"), ("executable", "tracker_node")):
+        value = _keyword(node, field)
+        assert isinstance(value, ast.Constant) and value.value == want, f"Node {field}= is {ast.dump(value)}"
+
+
+def test_declares_exactly_the_documented_arguments(tree: ast.Module) -> None:
+    declared = [_first_str_arg(c) for c in _calls(tree, "DeclareLaunchArgument")]
+    assert sorted(declared) == sorted(EXPECTED_ARGUMENTS)
+
+
+def test_every_argument_is_used_and_every_use_is_declared(tree: ast.Module) -> None:
+    declared = {_first_str_arg(c) for c in _calls(tree, "DeclareLaunchArgument")}
+    used = {_first_str_arg(c) for c in _calls(tree, "LaunchConfiguration")}
+    assert declared - used == set(), f"declared but never read: {sorted(declared - used)}"
+    assert used - declared == set(), f"read but never declared: {sorted(used - declared)}"
+
+
+def test_params_file_defaults_to_the_package_config(tree: ast.Module) -> None:
+    (params,) = [c for c in _calls(tree, "DeclareLaunchArgument") if _first_str_arg(c) == "params_file"]
+    default = _keyword(params, "default_value")
+    (share,) = _calls(default, "FindPackageShare")
+    assert _first_str_arg(share) == "allinone_ros"
+    assert {"config", "tracker.yaml"} <= _string_constants(default)
+
+
+def test_node_uses_the_arguments(tree: ast.Module) -> None:
+    (node,) = _calls(tree, "Node")
+    remappings = _keyword(node, "remappings")
+    pairs = [n for n in ast.walk(remappings) if isinstance(n, ast.Tuple) and len(n.elts) == 2]
+    assert any(
+        isinstance(a, ast.Constant) and a.value == "image"
+        and isinstance(b, ast.Call) and _callee(b) == "LaunchConfiguration" and _first_str_arg(b) == "image_topic"
+        for a, b in (p.elts for p in pairs)
+    ), "the node's `image` input must be remapped to LaunchConfiguration('image_topic')"
+    namespace = _keyword(node, "namespace")
+    assert isinstance(namespace, ast.Call) and _first_str_arg(namespace) == "namespace"
+    parameter_files = [_first_str_arg(c) for c in _calls(_keyword(node, "parameters"), "LaunchConfiguration")]
+    assert parameter_files == ["params_file"]
+
+
+def _load_functions(tree: ast.Module, *names: str) -> dict[str, Any]:
+    """Compile only the named top-level definitions (no launch import needed)."""
+    wanted: list[ast.stmt] = [
+        n for n in tree.body
+        if (isinstance(n, ast.FunctionDef) and n.name in names)
+        or (isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id in names for t in n.targets))
+    ]
+    namespace: dict[str, Any] = {}
+    code = compile(ast.Module(body=wanted, type_ignores=[]), str(LAUNCH_FILE), "exec")
+    exec(code, namespace)  # noqa: S102 - the project's own launch file, pure functions only
+    return namespace
+
+
+def test_debug_image_argument_parsing(tree: ast.Module) -> None:
+    parse_bool = _load_functions(tree, "_TRUE", "_FALSE", "_parse_bool")["_parse_bool"]
+    assert parse_bool("debug_image", "True") is True
+    assert parse_bool("debug_image", " false ") is False
+    assert parse_bool("debug_image", "1") is True
+    with pytest.raises(ValueError, match=r"launch argument debug_image:='maybe' is not a boolean"):
+        parse_bool("debug_image", "maybe")
