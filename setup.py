@@ -31,6 +31,7 @@ setup(
             "allinone-track = allinone_ros.cli.track:main",
             "allinone-metrics = allinone_ros.cli.metrics:main",
             "allinone-eval = allinone_ros.cli.eval:main",
+            "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
         ],
     },
 )
