@@ -32,6 +32,8 @@ setup(
             "allinone-metrics = allinone_ros.cli.metrics:main",
             "allinone-eval = allinone_ros.cli.eval:main",
             "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
+            "allinone-demo = allinone_ros.ros.demo:main",
+            "tracker_node = allinone_ros.ros.tracker_node:main",
         ],
     },
 )

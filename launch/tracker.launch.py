@@ -6,9 +6,9 @@
 Arguments:
   params_file  parameter YAML for the node (default: share/allinone_ros/config/tracker.yaml)
   checkpoint   model checkpoint path; overrides the params file's `checkpoint` when not empty
-  image_topic  camera topic (sensor_msgs/Image) the node's `image` input is remapped to
+  image_topic  camera topic (sensor_msgs/Image), sets the node's `image_topic` parameter
   namespace    ROS namespace of the node and its relative topics ("" = none)
-  debug_image  true/false: publish the annotated debug image (`publish_debug_image` parameter)
+  debug_image  true/false: publish the annotated debug image (`debug_image` parameter)
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def _parse_bool(name: str, text: str) -> bool:
 
 def _tracker_node(context: LaunchContext) -> list[Node]:
     overrides: dict[str, object] = {
-        "publish_debug_image": _parse_bool("debug_image", LaunchConfiguration("debug_image").perform(context)),
+        "debug_image": _parse_bool("debug_image", LaunchConfiguration("debug_image").perform(context)),
+        "image_topic": LaunchConfiguration("image_topic").perform(context),
     }
     checkpoint = LaunchConfiguration("checkpoint").perform(context)
     if checkpoint:  # empty keeps the value from params_file
@@ -42,10 +43,9 @@ def _tracker_node(context: LaunchContext) -> list[Node]:
         Node(
             package="allinone_ros",
             executable="tracker_node",
-            name="allinone_tracker",
+            name="tracker_node",
             namespace=LaunchConfiguration("namespace"),
             parameters=[LaunchConfiguration("params_file"), overrides],
-            remappings=[("image", LaunchConfiguration("image_topic"))],
             output="screen",
             emulate_tty=True,
         )

@@ -89,13 +89,15 @@ def test_params_file_defaults_to_the_package_config(tree: ast.Module) -> None:
 
 def test_node_uses_the_arguments(tree: ast.Module) -> None:
     (node,) = _calls(tree, "Node")
-    remappings = _keyword(node, "remappings")
-    pairs = [n for n in ast.walk(remappings) if isinstance(n, ast.Tuple) and len(n.elts) == 2]
-    assert any(
-        isinstance(a, ast.Constant) and a.value == "image"
-        and isinstance(b, ast.Call) and _callee(b) == "LaunchConfiguration" and _first_str_arg(b) == "image_topic"
-        for a, b in (p.elts for p in pairs)
-    ), "the node's `image` input must be remapped to LaunchConfiguration('image_topic')"
+    name = _keyword(node, "name")
+    assert isinstance(name, ast.Constant) and name.value == "tracker_node"  # the section name in config/tracker.yaml
+    overrides = {
+        k.value: _first_str_arg(_calls(v, "LaunchConfiguration")[0])
+        for d in ast.walk(tree) if isinstance(d, ast.Dict)
+        for k, v in zip(d.keys, d.values)
+        if isinstance(k, ast.Constant) and isinstance(v, ast.Call) and _calls(v, "LaunchConfiguration")
+    }
+    assert overrides == {"debug_image": "debug_image", "image_topic": "image_topic"}
     namespace = _keyword(node, "namespace")
     assert isinstance(namespace, ast.Call) and _first_str_arg(namespace) == "namespace"
     parameter_files = [_first_str_arg(c) for c in _calls(_keyword(node, "parameters"), "LaunchConfiguration")]

@@ -1,0 +1,560 @@
+"""``tracker_node``: the All-in-One tracker as a ROS 2 lifecycle node.
+
+Run it with ``ros2 run allinone_ros tracker_node``, the ``tracker_node`` console script, or
+``python -m allinone_ros.ros.tracker_node --ros-args -p checkpoint:=model.safetensors``.
+Default parameters: ``config/tracker.yaml``; each parameter is documented in
+:mod:`allinone_ros.ros.node_config` (``ros2 param describe`` shows the same text).
+
+Lifecycle (``rclpy.lifecycle``; ``autostart`` = configure + activate at start):
+
+* configure: validate all parameters, read the checkpoint (strict) into CPU memory, create the
+  publishers and the 1 Hz diagnostics timer. Fails, with the reasons logged, on any invalid
+  parameter or an unreadable checkpoint.
+* activate: move the model to ``device``, start the inference thread, subscribe.
+* deactivate: unsubscribe, stop the thread, end the current track, move the model back to CPU
+  memory and empty the CUDA cache (the GPU is free while inactive).
+* cleanup: drop the model and publishers; back to unconfigured (all parameters settable).
+
+Topics (relative names resolve in the node's namespace, e.g. ``/track_command`` at the root):
+
+* in ``image_topic`` (default ``/camera/image_raw``), ``sensor_msgs/Image``: depth 1,
+  reliability from ``qos_reliability``; with ``compressed_input`` the node subscribes to
+  ``<image_topic>/compressed`` (``sensor_msgs/CompressedImage``) instead.
+* in ``track_command``, ``std_msgs/String``: a sentence (start / re-target), or ``stop`` /
+  ``cancel`` (any case, surrounding whitespace ignored) to return to idle.
+* in ``track_request``, ``allinone_ros/TrackRequest``: sentence + optional box + image stamp;
+  no box and no sentence = stop.
+* out ``~/target``, ``allinone_ros/TrackedTarget``: one per processed image, in every state,
+  stamped with that image's header.
+* out ``~/debug_image``, ``sensor_msgs/Image`` (rgb8): the annotated image, only with
+  ``debug_image`` true and while someone subscribes.
+* out ``/diagnostics``, ``diagnostic_msgs/DiagnosticArray``: 1 Hz while configured (input and
+  processed rates, latency p50/p95, dropped/invalid frames, backend, device, states).
+
+A box in a ``track_request`` is applied to the image with the request's stamp if that image is
+still among the last ``frame_history`` received images; tracking then continues on the newest
+image. Otherwise (stamp zero, too old, or not yet received) it is applied to the next image.
+The track state machine (idle, waiting for a box, tracking, lost) is described in
+:mod:`allinone_ros.ros.session`, sentence checks in :mod:`allinone_ros.ros.commands`.
+
+Threads: a single-threaded executor runs every ROS callback; callbacks only hand messages to
+an :class:`~allinone_ros.ros.inference_worker.InferenceWorker`, which decodes, tracks and
+publishes on its own thread, always taking the newest image (one-slot mailbox; replaced images
+count as dropped). ``frames_dropped`` counts these since the process started; images that the
+depth-1 DDS queue replaces before the executor takes them never reach the node and are not
+counted. ``latency_ms`` is decode + model + post-processing of that image.
+
+Bad input (unsupported encoding, wrong data size, empty image, an undecodable compressed image,
+NaN/negative/off-image boxes, over-long or binary sentences) is logged with a specific,
+throttled warning and skipped; the node keeps serving the next valid input.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import logging
+import re
+import sys
+import time
+import traceback
+from collections import OrderedDict
+from typing import Any
+
+import rclpy
+import rclpy.logging
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.impl.rcutils_logger import RcutilsLogger
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import String
+
+from allinone_ros.msg import TrackedTarget, TrackRequest
+
+from ..checkpoint import CheckpointError, load_model
+from ..tracker import InputError, Tracker
+from .annotate import annotate
+from .commands import Command, CommandError, parse_command_text, parse_track_request
+from .diagnostics import NodeStats, diagnostic_status
+from .image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
+from .inference_worker import InferenceWorker, StampedHistory
+from .node_config import (
+    NODE_NAME, PARAMETERS, SPECS, Environment, LiveSettings, NodeSettings, SettingsError, check_runtime_set,
+    live_from_values, parameter_descriptor, settings_from_values,
+)
+from .session import FrameResult, TrackingSession, TrackState, centre_offset
+
+THROTTLE_S = 2.0
+RCLError = _rclpy.RCLError
+BACKEND = "pytorch-eager"
+
+ImageMsg = Image | CompressedImage
+
+
+class ParameterDeclarationError(RuntimeError):
+    """Start-up parameter values that rclpy refused (wrong type, out of range)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+class ThrottledWarnings:
+    """Throttled warnings, throttled per kind of problem rather than per call site.
+
+    rclpy throttles per logger object and call site, so one helper would let one kind of bad
+    input hide another. Each distinct message shape (digits masked) gets its own logger object
+    with the node's logger name; the most recent 64 shapes are kept.
+    """
+
+    def __init__(self, logger_name: str, period_s: float = THROTTLE_S, max_kinds: int = 64) -> None:
+        self._name, self._period, self._max = logger_name, period_s, max_kinds
+        self._loggers: OrderedDict[str, RcutilsLogger] = OrderedDict()
+
+    def warn(self, message: str) -> None:
+        key = re.sub(r"\d+", "#", message)[:160]
+        logger = self._loggers.get(key)
+        if logger is None:
+            logger = self._loggers[key] = rclpy.logging.get_logger(self._name)
+            while len(self._loggers) > self._max:
+                self._loggers.popitem(last=False)
+        else:
+            self._loggers.move_to_end(key)
+        logger.warning(message, throttle_duration_sec=self._period)
+
+
+class _RosLogHandler(logging.Handler):
+    """Forward the library's Python log records (``allinone_ros.*``) to the node's ROS logger."""
+
+    def __init__(self, logger: RcutilsLogger) -> None:
+        super().__init__(logging.INFO)
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"[{record.name}] {record.getMessage()}"
+            if record.levelno >= logging.ERROR:
+                self._logger.error(text)
+            elif record.levelno >= logging.WARNING:
+                self._logger.warning(text)
+            else:
+                self._logger.info(text)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def target_message(header: Any, result: FrameResult, latency_ms: float, frames_dropped: int) -> TrackedTarget:
+    """The ``TrackedTarget`` for one processed image (``header`` is the image's)."""
+    height, width = result.image_size
+    msg = TrackedTarget(
+        header=header, state=int(result.state), sentence=result.sentence, latency_ms=float(latency_ms),
+        frames_dropped=int(frames_dropped), image_width=width, image_height=height,
+    )
+    if result.box_xywh is not None:
+        msg.x, msg.y, msg.width, msg.height = (float(v) for v in result.box_xywh)
+        msg.offset_x, msg.offset_y = centre_offset(result.box_xywh, width, height)
+        msg.confidence = float(min(max(result.confidence, 0.0), 1.0))
+    return msg
+
+
+def _logged_transition(func: Any) -> Any:
+    """rclpy turns an exception in a transition callback into ERROR without a word: log it first."""
+
+    @functools.wraps(func)
+    def wrapper(self: TrackerNode, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            return func(self, state)
+        except Exception as exc:  # noqa: BLE001 - reported, then the lifecycle error path runs
+            self.get_logger().error(
+                f"{func.__name__} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            )
+            return TransitionCallbackReturn.ERROR
+
+    return wrapper
+
+
+def _stamp_ns(msg: Any) -> int:
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+class TrackerNode(LifecycleNode):
+    """Language-guided single-object tracking on a camera stream (see the module docstring)."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._lifecycle = "unconfigured"
+        self._declare_parameters()
+        self.add_on_set_parameters_callback(self._check_parameter_set)
+        self.add_post_set_parameters_callback(self._apply_parameter_set)
+        self._env = Environment.current()
+        self._warnings = ThrottledWarnings(self.get_logger().name)
+        self._live: LiveSettings = live_from_values(self._parameter_values())
+        self._stats = NodeStats()
+        self._dropped_before = 0  # drops counted by workers of earlier activations
+        self._debug_published = 0
+        self._settings: NodeSettings | None = None
+        self._model: Any = None  # AllInOne, on CPU while inactive
+        self._tracker: Tracker | None = None
+        self._session: TrackingSession | None = None
+        self._worker: InferenceWorker[ImageMsg, Command] | None = None
+        self._history: StampedHistory[ImageMsg] = StampedHistory(0)
+        self._subscriptions_active: list[Any] = []
+        self._target_pub: Any = None
+        self._debug_pub: Any = None
+        self._diag_pub: Any = None
+        self._diag_timer: Any = None
+        self._log_handler = _RosLogHandler(self.get_logger())
+        library_log = logging.getLogger("allinone_ros")
+        library_log.addHandler(self._log_handler)
+        library_log.setLevel(logging.INFO)
+
+    # -- parameters ---------------------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        reasons = []
+        for spec in PARAMETERS:
+            try:
+                self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+                hint = ""
+                if isinstance(spec.default, float) and "INTEGER" in str(exc):
+                    hint = f" (write a decimal point, e.g. {spec.name}:=1.0)"
+                reasons.append(f"parameter {spec.name}: {exc}{hint}")
+        if reasons:
+            raise ParameterDeclarationError(reasons)
+
+    def _parameter_values(self) -> dict[str, Any]:
+        return {name: self.get_parameter(name).value for name in SPECS}
+
+    def _check_parameter_set(self, params: list[Parameter]) -> SetParametersResult:
+        for param in params:
+            if param.name not in SPECS:  # rclpy's own parameters (use_sim_time, ...)
+                continue
+            reason = check_runtime_set(param.name, param.value, self._lifecycle, self._env)
+            if reason:
+                self.get_logger().warning(f"refused to set parameter {param.name}={param.value!r}: {reason}")
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    def _apply_parameter_set(self, params: list[Parameter]) -> None:
+        self._live = live_from_values(self._parameter_values())
+        for param in params:
+            if param.name in SPECS:
+                self.get_logger().info(f"parameter {param.name} set to {param.value!r}")
+
+    @property
+    def autostart(self) -> bool:
+        return bool(self.get_parameter("autostart").value)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @_logged_transition
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            settings = settings_from_values(self._parameter_values(), self._env)
+        except SettingsError as exc:
+            for reason in exc.reasons:
+                self.get_logger().error(f"configure failed: {reason}")
+            return TransitionCallbackReturn.FAILURE
+        try:
+            model = self._load_model(settings)
+        except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
+            self.get_logger().error(f"configure failed: cannot load the model: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._settings, self._model = settings, model
+        self._live = settings.live
+        self._history = StampedHistory(settings.frame_history)
+        self._target_pub = self.create_lifecycle_publisher(TrackedTarget, "~/target", 10)
+        debug_qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+        self._debug_pub = self.create_lifecycle_publisher(Image, "~/debug_image", debug_qos)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._lifecycle = "inactive"
+        return super().on_configure(state)
+
+    def _load_model(self, settings: NodeSettings) -> Any:
+        import torch
+
+        from ..tracker.factory import default_model_path
+
+        if settings.cpu_threads > 0:
+            torch.set_num_threads(settings.cpu_threads)
+        path = settings.checkpoint or str(default_model_path())
+        config = settings.tracker_config()
+        model = load_model(path, trust=settings.trust_checkpoint, attn_impl=config.attn_impl, device="cpu")
+        cfg = model.cfg
+        note = ("the sentence does not change the output (as released)" if cfg.language_encoder == "official"
+                else "the sentence steers the tracker")
+        self.get_logger().info(
+            f"configured: model {path} (width {cfg.embed_dim}, depth {cfg.depth}, language encoder "
+            f"{cfg.language_encoder}: {note}), device {settings.device}, input {settings.input_topic} "
+            f"({settings.qos_reliability}, depth 1)"
+        )
+        return model
+
+    @_logged_transition
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        settings = self._settings
+        assert settings is not None
+        try:
+            self._tracker = Tracker(self._model, settings.tracker_config())
+        except (RuntimeError, ValueError, OSError) as exc:
+            self.get_logger().error(f"activate failed: cannot put the model on {settings.device}: {exc}")
+            self._release_device()
+            return TransitionCallbackReturn.FAILURE
+        self._session = TrackingSession(self._tracker, log=self._session_log)
+        self._worker = InferenceWorker(
+            self._process_frame, self._apply_command,
+            min_period_s=lambda: self._live.min_period_s, on_error=self._worker_error,
+        )
+        self._worker.start()
+        reliability = ReliabilityPolicy.RELIABLE if settings.qos_reliability == "reliable" \
+            else ReliabilityPolicy.BEST_EFFORT
+        image_qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=reliability)
+        image_type = CompressedImage if settings.compressed_input else Image
+        self._subscriptions_active = [
+            self.create_subscription(image_type, settings.input_topic, self._on_image, image_qos),
+            self.create_subscription(String, "track_command", self._on_command, 10),
+            self.create_subscription(TrackRequest, "track_request", self._on_request, 10),
+        ]
+        self._lifecycle = "active"
+        self.get_logger().info(
+            f"active: tracking on {self.resolve_topic_name(settings.input_topic)}, commands on "
+            f"{self.resolve_topic_name('track_command')} and {self.resolve_topic_name('track_request')}, "
+            f"output on {self.resolve_topic_name('~/target')}"
+        )
+        return super().on_activate(state)
+
+    @_logged_transition
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._lifecycle = "inactive"
+        self.get_logger().info("inactive: unsubscribed, track ended, model off the device")
+        return super().on_deactivate(state)
+
+    @_logged_transition
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._teardown_configured()
+        self._lifecycle = "unconfigured"
+        self.get_logger().info("unconfigured: model and publishers released")
+        return super().on_cleanup(state)
+
+    @_logged_transition
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._teardown_configured()
+        self._lifecycle = "finalized"
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f"error during a transition from {state.label}; releasing everything")
+        self._stop_processing()
+        self._teardown_configured()
+        self._lifecycle = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_processing(self) -> None:
+        for sub in self._subscriptions_active:
+            self.destroy_subscription(sub)
+        self._subscriptions_active = []
+        if self._worker is not None:
+            if not self._worker.stop(timeout=30.0):
+                self.get_logger().error("the inference thread did not stop within 30 s")
+            self._dropped_before += self._worker.dropped
+            self._worker = None
+        self._session = None
+        self._tracker = None
+        self._history.clear()
+        self._release_device()
+
+    def _release_device(self) -> None:
+        import torch
+
+        if self._model is not None:
+            self._model.to("cpu")
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _teardown_configured(self) -> None:
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        for pub in (self._target_pub, self._debug_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        if self._diag_pub is not None:
+            self.destroy_publisher(self._diag_pub)
+        self._diag_timer = self._target_pub = self._debug_pub = self._diag_pub = None
+        self._model = None
+        self._settings = None
+        self._release_device()
+
+    def shutdown_processing(self) -> None:
+        """Stop the inference thread (used by ``main`` on exit, whatever the lifecycle state)."""
+        self._stop_processing()
+        logging.getLogger("allinone_ros").removeHandler(self._log_handler)
+
+    # -- callbacks (executor thread): hand over and return ---------------------------------------
+    def _on_image(self, msg: ImageMsg) -> None:
+        self._stats.frame_received()
+        self._history.add(_stamp_ns(msg), msg)
+        worker = self._worker
+        if worker is not None:
+            worker.submit_frame(msg)
+
+    def _on_command(self, msg: String) -> None:
+        try:
+            command = parse_command_text(msg.data, self._live.max_sentence_chars)
+        except CommandError as exc:
+            self._warnings.warn(f"track_command ignored: {exc}")
+            return
+        self.get_logger().info(f"track_command: {command.describe()}")
+        self._submit(command)
+
+    def _on_request(self, msg: TrackRequest) -> None:
+        try:
+            command = parse_track_request(
+                msg.sentence, msg.has_box, msg.x, msg.y, msg.width, msg.height,
+                msg.stamp.sec, msg.stamp.nanosec, self._live.max_sentence_chars,
+            )
+        except CommandError as exc:
+            self._warnings.warn(f"track_request ignored: {exc}")
+            return
+        self.get_logger().info(f"track_request: {command.describe()}")
+        self._submit(command)
+
+    def _submit(self, command: Command) -> None:
+        worker = self._worker
+        if worker is not None:
+            worker.submit_command(command)
+
+    # -- worker thread --------------------------------------------------------------------------
+    def _session_log(self, level: str, message: str) -> None:
+        if level == "warn":
+            self._warnings.warn(message)
+        else:
+            self.get_logger().info(message)
+
+    def _worker_error(self, where: str, exc: BaseException) -> None:
+        self.get_logger().error(f"unexpected error while processing a {where}: {type(exc).__name__}: {exc}")
+
+    def _decode(self, msg: ImageMsg) -> Any:
+        """RGB array of ``msg``, or None after a throttled warning naming the problem."""
+        try:
+            if isinstance(msg, CompressedImage):
+                return compressed_msg_to_rgb(msg)
+            return image_msg_to_rgb(msg)
+        except ImageConversionError as exc:
+            self._stats.frame_invalid()
+            stamp = _stamp_ns(msg) / 1e9
+            self._warnings.warn(f"image stamped {stamp:.9f} skipped: {exc}")
+            return None
+
+    def _frame_from_history(self, stamp_ns: int) -> Any:
+        msg = self._history.find(stamp_ns)
+        return None if msg is None else self._decode(msg)
+
+    def _apply_command(self, command: Command) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.apply(command, self._frame_from_history)
+        except InputError as exc:
+            self._warnings.warn(f"track_request rejected: {exc}; state stays {session.state.name}")
+
+    def _process_frame(self, msg: ImageMsg) -> None:
+        session, live = self._session, self._live
+        if session is None:
+            return
+        start = time.perf_counter()
+        rgb = self._decode(msg)
+        if rgb is None:
+            return
+        try:
+            result = session.process(rgb, live.lost_threshold, live.lost_patience)
+        except InputError as exc:  # the decoder guarantees valid RGB; kept as a guard
+            self._stats.frame_invalid()
+            self._warnings.warn(f"image skipped by the tracker: {exc}")
+            return
+        latency_ms = (time.perf_counter() - start) * 1e3
+        self._target_pub.publish(target_message(msg.header, result, latency_ms, self._frames_dropped()))
+        self._stats.frame_processed(latency_ms)
+        if live.debug_image and self._debug_pub.get_subscription_count() > 0:
+            self._debug_pub.publish(rgb_to_image_msg(annotate(rgb, result), "rgb8", msg.header))
+            self._debug_published += 1
+
+    def _frames_dropped(self) -> int:
+        worker = self._worker
+        return self._dropped_before + (worker.dropped if worker is not None else 0)
+
+    # -- diagnostics (executor thread) ----------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        settings = self._settings
+        if self._diag_pub is None or settings is None:
+            return
+        session = self._session
+        track_state = session.state.name if session is not None else TrackState.IDLE.name
+        snapshot = self._stats.snapshot(self._frames_dropped())
+        fields = {
+            "backend": BACKEND,
+            "device": settings.device,
+            "checkpoint": settings.checkpoint or "(default model)",
+            "language_encoder": str(self._model.cfg.language_encoder) if self._model is not None else "",
+            "input_topic": self.resolve_topic_name(settings.input_topic),
+            "sentence": session.sentence if session is not None else "",
+            "max_rate_hz": f"{self._live.max_rate_hz:g}",
+            "debug_images_published": str(self._debug_published),
+        }
+        status = diagnostic_status(
+            f"{self.get_name()}: tracker", settings.device, snapshot, fields, self._lifecycle, track_state,
+        )
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(array)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: start the node, configure + activate it when ``autostart``, spin until shutdown."""
+    logger = rclpy.logging.get_logger(NODE_NAME)
+    try:
+        rclpy.init(args=args)
+    except RCLError as exc:  # e.g. a malformed `-p name:=value` (an empty string needs `name:=''`)
+        logger.fatal(f"cannot start: {exc}")
+        return 2
+    node: TrackerNode | None = None
+    try:
+        try:
+            node = TrackerNode()
+        except ParameterDeclarationError as exc:
+            for reason in exc.reasons:
+                logger.fatal(f"invalid parameter at start-up: {reason}")
+            return 1
+        if node.autostart:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal("autostart: configure failed (reasons above); exiting")
+                return 1
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal("autostart: activate failed (reasons above); exiting")
+                return 1
+        else:
+            node.get_logger().info("autostart is false: waiting for a lifecycle manager to configure and activate")
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.shutdown_processing()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
