@@ -25,6 +25,7 @@ setup(
         "tqdm",
         "matplotlib",
     ],
+    extras_require={"onnx": ["onnx", "onnxruntime"]},
     zip_safe=False,
     entry_points={
         "console_scripts": [
@@ -33,6 +34,9 @@ setup(
             "allinone-eval = allinone_ros.cli.eval:main",
             "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
             "allinone-demo = allinone_ros.ros.demo:main",
+            "allinone-export-onnx = allinone_ros.cli.export_onnx:main",
+            "allinone-build-engine = allinone_ros.cli.build_engine:main",
+            "allinone-bench = allinone_ros.cli.bench:main",
             "tracker_node = allinone_ros.ros.tracker_node:main",
         ],
     },
