@@ -8,18 +8,15 @@ to the host. The default :class:`Tracker` is unchanged.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..checkpoint import load_model
-from ..model import AllInOne
-from ..tracker import ModelRunner, Tracker, TrackerConfig, TrackResult
-from ..tracker.geometry import crop_geometry
-from ..tracker.preprocess import check_box, check_image
-from ..tracker.state import TrackerState
+from ..model import AllInOne, HeadOutput
+from ..tracker import ModelRunner, Tracker, TrackerConfig
+from ..tracker.geometry import CropGeometry, crop_geometry
 from .config import BackendConfig
 from .factory import create_backend
 from .gpu_preprocess import DevicePreprocessor, decode_on_device
@@ -40,43 +37,20 @@ class DeviceTracker(Tracker):
         self.pre = DevicePreprocessor(self.device)
         self.sync_timings = sync_timings
 
-    def _sync(self) -> None:
+    def _stage_done(self) -> None:
         if self.sync_timings and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def initialize(self, image_rgb: np.ndarray, box_xywh: object, text: str = "") -> TrackResult:
-        img_h, img_w = check_image(image_rgb)
-        box = np.asarray(check_box(box_xywh, img_h, img_w), dtype=np.float64)
-        geom = crop_geometry(tuple(box), self.config.template_factor, self.model.cfg.template_size)
-        template = self.pre.crop(self.pre.upload(image_rgb), geom)  # (1, 3, Ht, Wt)
-        self.state = TrackerState(
-            box_xywh=box, template=template, lang=self.sentence_vector(text), text=text, image_size=(img_h, img_w)
-        )
-        return TrackResult(box_xywh=box.copy(), confidence=1.0, crop=None, frame_index=0)
+    def _crop(
+        self, image_rgb: np.ndarray, box_xywh: np.ndarray, factor: float, out_size: int
+    ) -> tuple[torch.Tensor, CropGeometry]:
+        geom = crop_geometry(tuple(box_xywh), factor, out_size)
+        return self.pre.crop(self.pre.upload(image_rgb), geom), geom  # (1, 3, S, S)
 
-    def track(self, image_rgb: np.ndarray) -> TrackResult:
-        state = self.state
-        if state is None:
-            raise RuntimeError("track() before initialize()")
-        img_h, img_w = check_image(image_rgb)
-        t0 = time.perf_counter()
-        geom = crop_geometry(tuple(state.box_xywh), self.config.search_factor, self.model.cfg.search_size)
-        search = self.pre.crop(self.pre.upload(image_rgb), geom)  # (1, 3, Hs, Ws)
-        self._sync()
-        t1 = time.perf_counter()
-        out = self.runner(state.template, search, state.lang)
-        self._sync()
-        t2 = time.perf_counter()
+    def _decode(self, out: HeadOutput, geom: CropGeometry, img_h: int, img_w: int) -> tuple[np.ndarray, float]:
         window = self.window if self.config.hann_window else None
         values = decode_on_device(out, window, geom, (img_h, img_w), self.config.clip_margin).cpu().numpy()
-        t3 = time.perf_counter()
-        box = values[:4].astype(np.float64)
-        state.box_xywh = box
-        state.image_size = (img_h, img_w)
-        state.frame_index += 1
-        timings = {"crop": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
-        return TrackResult(box_xywh=box.copy(), confidence=float(values[4]), crop=geom,
-                           frame_index=state.frame_index, timings_ms=timings)
+        return values[:4].astype(np.float64), float(values[4])  # only [x, y, w, h, conf] leaves the device
 
 
 def make_tracker(model: AllInOne, tracker_config: TrackerConfig | None = None,

@@ -12,7 +12,7 @@ import torch
 from ..model import AllInOne, HeadOutput
 from ..model.language import SentenceTokenizer
 from .config import TrackerConfig
-from .geometry import clip_box, crop_square, map_box_back
+from .geometry import CropGeometry, clip_box, crop_square, map_box_back
 from .postprocess import decode_box, hann2d
 from .preprocess import InputError, check_box, check_image, normalize_patch
 from .state import TrackerState, TrackResult
@@ -84,8 +84,7 @@ class Tracker:
         img_h, img_w = check_image(image_rgb)
         box = np.asarray(check_box(box_xywh, img_h, img_w), dtype=np.float64)
         cfg = self.model.cfg
-        patch, _ = crop_square(image_rgb, tuple(box), self.config.template_factor, cfg.template_size)
-        template = normalize_patch(patch, self.device)  # (1, 3, Ht, Wt)
+        template, _ = self._crop(image_rgb, box, self.config.template_factor, cfg.template_size)  # (1,3,Ht,Wt)
         self.state = TrackerState(
             box_xywh=box, template=template, lang=self.sentence_vector(text), text=text, image_size=(img_h, img_w)
         )
@@ -98,16 +97,13 @@ class Tracker:
         img_h, img_w = check_image(image_rgb)
         cfg = self.model.cfg
         t0 = time.perf_counter()
-        patch, geom = crop_square(image_rgb, tuple(state.box_xywh), self.config.search_factor, cfg.search_size)
-        search = normalize_patch(patch, self.device)  # (1, 3, Hs, Ws)
+        search, geom = self._crop(image_rgb, state.box_xywh, self.config.search_factor, cfg.search_size)
+        self._stage_done()
         t1 = time.perf_counter()
         out = self.runner(state.template, search, state.lang)
+        self._stage_done()
         t2 = time.perf_counter()
-        score = out.score_map * self.window if self.config.hann_window else out.score_map  # (1,1,G,G)
-        box_norm, _ = decode_box(score, out.size_map, out.offset_map)  # (1, 4) cxcywh in [0,1]
-        confidence = float(out.score_map.max())
-        box_crop = box_norm[0].double().cpu().numpy() * cfg.search_size  # (4,) crop pixels
-        box = clip_box(map_box_back(box_crop, geom), img_h, img_w, self.config.clip_margin)
+        box, confidence = self._decode(out, geom, img_h, img_w)
         t3 = time.perf_counter()
         state.box_xywh = box
         state.image_size = (img_h, img_w)
@@ -115,3 +111,22 @@ class Tracker:
         timings = {"crop": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "post": (t3 - t2) * 1e3}
         return TrackResult(box_xywh=box.copy(), confidence=confidence, crop=geom,
                            frame_index=state.frame_index, timings_ms=timings)
+
+    # -- per-frame stages (overridden by device-side trackers) ------------------------------------
+    def _crop(
+        self, image_rgb: np.ndarray, box_xywh: np.ndarray, factor: float, out_size: int
+    ) -> tuple[torch.Tensor, CropGeometry]:
+        """Square crop around the box, normalised network input (1, 3, S, S) on the device."""
+        patch, geom = crop_square(image_rgb, tuple(box_xywh), factor, out_size)
+        return normalize_patch(patch, self.device), geom
+
+    def _decode(self, out: HeadOutput, geom: CropGeometry, img_h: int, img_w: int) -> tuple[np.ndarray, float]:
+        """Hann-windowed peak -> clipped image ``box_xywh`` and the raw score peak as confidence."""
+        score = out.score_map * self.window if self.config.hann_window else out.score_map  # (1,1,G,G)
+        box_norm, _ = decode_box(score, out.size_map, out.offset_map)  # (1, 4) cxcywh in [0,1]
+        box_crop = box_norm[0].double().cpu().numpy() * self.model.cfg.search_size  # (4,) crop pixels
+        box = clip_box(map_box_back(box_crop, geom), img_h, img_w, self.config.clip_margin)
+        return box, float(out.score_map.max())
+
+    def _stage_done(self) -> None:
+        """Hook between timed stages (device trackers may synchronise here)."""
