@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's main job: set everything up on a fresh machine, then run the tracker node (shipped
+# default model unless --checkpoint is given) against a synthetic UAV camera with an operator that
+# sends the sentence and the initial box. Prints per-frame latency and success against the ground
+# truth, and writes an annotated video to out/demo/demo.mp4. Extra arguments go to allinone-demo.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup_env.sh
+bash scripts/setup_ros.sh
+# shellcheck disable=SC1091
+set +u; source scripts/ros_env.sh; set -u
+exec python -m allinone_ros.ros.demo "$@"
