@@ -12,6 +12,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors"]),
+        (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -24,6 +26,7 @@ setup(
         "pyyaml",
         "tqdm",
         "matplotlib",
+        "tensorboard",
     ],
     extras_require={"onnx": ["onnx", "onnxruntime"]},
     zip_safe=False,
@@ -33,6 +36,7 @@ setup(
             "allinone-metrics = allinone_ros.cli.metrics:main",
             "allinone-eval = allinone_ros.cli.eval:main",
             "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
+            "allinone-train = allinone_ros.cli.train:main",
             "allinone-demo = allinone_ros.ros.demo:main",
             "allinone-export-onnx = allinone_ros.cli.export_onnx:main",
             "allinone-build-engine = allinone_ros.cli.build_engine:main",

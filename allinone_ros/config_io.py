@@ -60,15 +60,20 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return conv(obj)
 
 
-def load_yaml(path: str | Path, cls: type[T], section: str | None = None) -> T:
-    """Load ``cls`` from a YAML file (optionally from one top-level ``section``)."""
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file or bad YAML is a :class:`ConfigError` naming the path."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_yaml(path: str | Path, cls: type[T], section: str | None = None) -> T:
+    """Load ``cls`` from a YAML file (optionally from one top-level ``section``)."""
+    data = read_yaml(path)
     if section is not None:
         if not isinstance(data, dict) or section not in data:
             raise ConfigError(f"{path}: missing top-level section '{section}'")

@@ -1,7 +1,15 @@
-"""Training-side code for the All-in-One tracker: losses and schedules (pure torch, no ROS).
+"""Training the All-in-One tracker (pure torch, no ROS).
 
-See ``allinone_ros.training.losses`` for the objective described in the architecture spec
-("Training objective"): GIoU + L1 box losses, a CenterNet-style focal loss on a Gaussian
-centre heatmap, the NT-Xent multi-modal alignment losses (CMA, IMA) and the
-candidate-elimination keep-rate schedule.
+* :mod:`.config` -- the experiment config (frozen dataclasses, one YAML per experiment);
+* :mod:`.data` -- seeded template/search pairs from datasets and synthetic sets, batched with token ids;
+* :mod:`.losses` -- the objective of the architecture spec (GIoU + L1 + focal + CMA + IMA) and the
+  candidate-elimination keep-rate schedule;
+* :mod:`.forward` -- the training forward (what DDP wraps) and the frozen text-feature cache;
+* :mod:`.optim` -- AdamW with the backbone's scaled learning rate, the step schedule;
+* :mod:`.state` -- epoch checkpoints for exact resume; :mod:`.finetune` -- initialisation from
+  checkpoints whose keys do not all fit, with every skipped key reported;
+* :mod:`.trainer` -- the loop (mixed precision on CUDA, ``torchrun`` DDP, TensorBoard, tqdm);
+  :mod:`.distributed`, :mod:`.tb` -- helpers.
+
+The command line is ``allinone-train`` (:mod:`allinone_ros.cli.train`).
 """
