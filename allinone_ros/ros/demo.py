@@ -9,6 +9,7 @@ writes an annotated video (ground truth white, tracker green).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import signal
@@ -32,6 +33,8 @@ from ..data.synthetic import SyntheticConfig, plan_sequence
 from ..evaluation.metrics import iou_xywh
 from ..visualize import VideoSink, draw_box
 from .image_conversion import rgb_to_image_msg
+
+log = logging.getLogger("allinone-demo")
 
 STATE_NAMES = {TrackedTarget.STATE_IDLE: "idle", TrackedTarget.STATE_WAITING_FOR_BOX: "waiting",
                TrackedTarget.STATE_TRACKING: "tracking", TrackedTarget.STATE_LOST: "lost",
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="allinone-demo", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="", help="model checkpoint (default: the shipped default model)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory (annotated video)")
-    p.add_argument("--frames", type=int, default=150, help="frames in the synthetic sequence")
+    p.add_argument("--frames", type=int, default=150, help="frames in the synthetic sequence (>= 20)")
     p.add_argument("--seed", type=int, default=2024, help="synthetic sequence seed")
     p.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
     p.add_argument("--device", default="cpu")
@@ -103,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.frames < 20 or args.rate <= 0:
+        parser.error(f"--frames must be >= 20 and --rate > 0, got {args.frames} and {args.rate}")
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 200)))
     seq = plan_sequence(SyntheticConfig(num_sequences=1, num_frames=args.frames, seed=args.seed), 1)
     node_name = "tracker_node"
@@ -111,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
            "-p", "qos_reliability:=reliable"]
     if args.checkpoint:
         cmd += ["-p", f"checkpoint:={args.checkpoint}"]
-    print(f"[demo] sequence: {len(seq)} frames {seq.width}x{seq.height}, sentence: {seq.sentence!r}")
-    print(f"[demo] starting: {' '.join(cmd)}")
+    log.info(f"[demo] sequence: {len(seq)} frames {seq.width}x{seq.height}, sentence: {seq.sentence!r}")
+    log.info(f"[demo] starting: {' '.join(cmd)}")
     proc = subprocess.Popen(cmd)
     rclpy.init()
     sink = VideoSink(args.out / "demo.mp4", fps=args.rate)
@@ -120,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         op = DemoOperator(node_name)
         if not _spin_until(op, lambda: op.image_pub.get_subscription_count() > 0
                            and op.request_pub.get_subscription_count() > 0, 120.0):
-            print("[demo] error: the tracker node did not come up within 120 s", file=sys.stderr)
+            log.error("[demo] error: the tracker node did not come up within 120 s")
             return 1
         if proc.poll() is not None:
-            print(f"[demo] error: tracker node exited with {proc.returncode}", file=sys.stderr)
+            log.error("[demo] error: tracker node exited with %s", proc.returncode)
             return 1
         frames = [seq.render_frame(t) for t in range(len(seq))]
         # The operator: the sentence plus the first frame's ground-truth box, tied to that frame's stamp.
@@ -156,21 +163,21 @@ def main(argv: list[str] | None = None) -> int:
             if visible:
                 ious.append(iou)
             lat.append(rec.latency_ms)
-            print(f"frame {t:4d}  state {STATE_NAMES.get(rec.state, rec.state):9s}  conf {rec.confidence:.2f}  "
+            log.info(f"frame {t:4d}  state {STATE_NAMES.get(rec.state, rec.state):9s}  conf {rec.confidence:.2f}  "
                   f"latency {rec.latency_ms:6.1f} ms  IoU {iou:.2f}")
             sink.write(draw_box(frame, rec.box_xywh, label=f"{STATE_NAMES.get(rec.state)} {rec.confidence:.2f}"))
         ious_a = np.asarray(ious)
         thresholds = np.linspace(0, 1, 21)
         auc = float(np.mean([(ious_a > th).mean() for th in thresholds])) if ious_a.size else float("nan")
         processed = sum(1 for t in op.records if 1 <= t < len(seq))
-        print(f"[demo] published {len(seq) - 1} frames after the first at {args.rate:g} Hz, processed {processed}, "
+        log.info(f"[demo] published {len(seq) - 1} frames after the first at {args.rate:g} Hz, processed {processed}, "
               f"dropped {len(seq) - 1 - processed}")
         if lat:
-            print(f"[demo] latency p50 {np.percentile(lat, 50):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
+            log.info(f"[demo] latency p50 {np.percentile(lat, 50):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
         if ious_a.size:
-            print(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
+            log.info(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
                   f"IoU>0.5 {(ious_a > 0.5).mean():.1%}, success AUC {auc:.3f}")
-        print(f"[demo] 'stop' -> idle: {'yes' if stopped else 'no'}; annotated video: {args.out / 'demo.mp4'}")
+        log.info(f"[demo] 'stop' -> idle: {'yes' if stopped else 'no'}; annotated video: {args.out / 'demo.mp4'}")
         return 0
     finally:
         sink.close()
