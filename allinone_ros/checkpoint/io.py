@@ -140,7 +140,9 @@ def load_model(
         raise CheckpointError(f"{raw.path}: weights do not fit the model ({report.describe()})")
     if report.ignored:
         log.info("%s: ignored legacy buffers %s", raw.path, report.ignored)
-    model.load_state_dict(state, strict=not frozen_external)
+    if frozen_external:  # the frozen encoder keeps the weights it loaded from its own directory
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith(TEXT_ENCODER_PREFIX)})
+    model.load_state_dict(state, strict=True)
     return model.to(device).eval()
 
 
