@@ -37,6 +37,7 @@ setup(
             "allinone-eval = allinone_ros.cli.eval:main",
             "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
             "allinone-train = allinone_ros.cli.train:main",
+            "allinone-train-grounder = allinone_ros.cli.train_grounder:main",
             "allinone-demo = allinone_ros.ros.demo:main",
             "allinone-export-onnx = allinone_ros.cli.export_onnx:main",
             "allinone-build-engine = allinone_ros.cli.build_engine:main",

@@ -11,12 +11,14 @@ import torch
 from ..checkpoint import CheckpointError
 from ..config_io import ConfigError
 from ..data.frames import FrameReadError
+from ..grounding.base import GroundingModelError
 from ..model.language import TextEncoderError
 from ..tracker.preprocess import InputError
 
 # Errors that mean "the user's input is bad": reported in one line, exit code 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, FileNotFoundError, ValueError,
+    CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, GroundingModelError, FileNotFoundError,
+    ValueError,
 )
 
 

@@ -22,7 +22,6 @@ The tracker keeps its first template; only its search position is moved to the r
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import math
@@ -133,7 +132,6 @@ class ManagedTracker:
         self.tracker = tracker
         self.grounder = grounder
         self.config = config or LostConfig()
-        self._base_tracker_config = tracker.config
         self.stop()
 
     # -- public -------------------------------------------------------------------------------
@@ -156,7 +154,6 @@ class ManagedTracker:
         self._lost_frames = 0
         self._recover_count = 0
         self._frame = -1
-        self.tracker.config = self._base_tracker_config
 
     def start(self, image_rgb: np.ndarray, sentence: str, box_xywh: object | None = None) -> ManagedResult:
         """Begin on this frame: with a box track it at once, without one ground ``sentence`` first."""
@@ -189,14 +186,13 @@ class ManagedTracker:
 
     # -- states -------------------------------------------------------------------------------
     def _begin(self, image_rgb: np.ndarray, box: np.ndarray, score: float, source: str) -> ManagedResult:
-        self.tracker.config = self._base_tracker_config
         self.tracker.initialize(image_rgb, box, self._sentence)
         self._template_hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
         self._last_good_box = box.copy()
         self._state = TrackState.TRACKING
         log.info("tracking '%s' from %s box %s", self._sentence, source, np.round(box, 1).tolist())
         return ManagedResult(TrackState.TRACKING, box.copy(), float(score), self._frame, 1.0, source,
-                             self._base_tracker_config.search_factor)
+                             self.tracker.config.search_factor)
 
     def _try_ground_start(self, image_rgb: np.ndarray) -> ManagedResult:
         assert self.grounder is not None
@@ -261,17 +257,13 @@ class ManagedTracker:
     def _step_lost(self, image_rgb: np.ndarray) -> ManagedResult:
         cfg = self.config
         self._lost_frames += 1
-        base = self._base_tracker_config.search_factor
+        base = self.tracker.config.search_factor
         factor = min(base * cfg.search_growth ** self._lost_frames, max(cfg.max_search_factor, base))
         centre = self._pending_box if self._pending_box is not None else self._last_good_box
         assert centre is not None and self.tracker.state is not None
         # Local re-search around the last good (or pending) box with an enlarged search region.
         self.tracker.state.box_xywh = centre.copy()
-        self.tracker.config = dataclasses.replace(self._base_tracker_config, search_factor=factor)
-        try:
-            res = self.tracker.track(image_rgb)
-        finally:
-            self.tracker.config = self._base_tracker_config
+        res = self.tracker.track(image_rgb, search_factor=factor)
         cands = [_Scored(res.box_xywh, res.confidence, self._similarity(image_rgb, res.box_xywh), "local_search")]
         if (self._lost_frames - 1) % cfg.reground_every == 0:
             cands += self._grounded(image_rgb)

@@ -90,14 +90,18 @@ class Tracker:
         )
         return TrackResult(box_xywh=box.copy(), confidence=1.0, crop=None, frame_index=0)
 
-    def track(self, image_rgb: np.ndarray) -> TrackResult:
+    def track(self, image_rgb: np.ndarray, search_factor: float | None = None) -> TrackResult:
+        """Track one frame. ``search_factor`` overrides the config's for this frame only (re-search)."""
         state = self.state
         if state is None:
             raise RuntimeError("track() before initialize()")
         img_h, img_w = check_image(image_rgb)
         cfg = self.model.cfg
         t0 = time.perf_counter()
-        search, geom = self._crop(image_rgb, state.box_xywh, self.config.search_factor, cfg.search_size)
+        factor = self.config.search_factor if search_factor is None else float(search_factor)
+        if not factor > 0:
+            raise InputError(f"search_factor must be > 0, got {search_factor!r}")
+        search, geom = self._crop(image_rgb, state.box_xywh, factor, cfg.search_size)
         self._stage_done()
         t1 = time.perf_counter()
         out = self.runner(state.template, search, state.lang)

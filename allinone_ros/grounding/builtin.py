@@ -1,0 +1,187 @@
+"""The built-in grounder: :class:`TextGrounderNet` checkpoints and the :class:`Grounder` around them.
+
+A checkpoint is a ``.safetensors`` file with the network config in its metadata, so
+``load_grounder(path)`` rebuilds the network with no other input; loading is strict (missing,
+unexpected or mis-shaped keys raise :class:`GroundingModelError` naming the file and the keys).
+The frozen text encoder is not stored: it is reloaded from its own directory (default: the
+packaged MiniLM-L6).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..config_io import ConfigError, from_dict, to_dict
+from ..tracker.preprocess import MEAN, STD, InputError, check_image
+from .base import Candidate, GrounderConfig, GroundingModelError, sort_candidates
+from .net import GrounderOutput, TextGrounderConfig, TextGrounderNet, TokenEncoder
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "allinone_ros.text_grounder"
+DEFAULT_GROUNDER_NAME = "text_grounder_uav_small.safetensors"
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Frame -> network input: scale ``scale`` then pad right/bottom (``input = frame * scale``)."""
+
+    scale: float
+    resized_wh: tuple[int, int]
+    input_wh: tuple[int, int]
+
+
+def default_grounder_path() -> Path:
+    """The shipped grounder in ``models/`` (source tree) or ``share/allinone_ros/models`` (ROS install)."""
+    candidates = [Path(__file__).resolve().parents[2] / "models" / DEFAULT_GROUNDER_NAME]
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidates.append(Path(prefix) / "share" / "allinone_ros" / "models" / DEFAULT_GROUNDER_NAME)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise GroundingModelError(f"the default grounder {DEFAULT_GROUNDER_NAME} is not installed (looked in "
+                              f"{[str(p.parent) for p in candidates]}); pass a grounder checkpoint or model directory")
+
+
+def letterbox(image_rgb: np.ndarray, input_w: int, input_h: int) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio into ``input_w x input_h``; pad with the mean colour."""
+    img_h, img_w = image_rgb.shape[:2]
+    scale = min(input_w / img_w, input_h / img_h)
+    rw, rh = max(1, min(input_w, round(img_w * scale))), max(1, min(input_h, round(img_h * scale)))
+    resized = cv2.resize(image_rgb, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.empty((input_h, input_w, 3), dtype=np.uint8)
+    out[:] = np.round(np.asarray(MEAN) * 255.0).astype(np.uint8)
+    out[:rh, :rw] = resized
+    return out, Letterbox(scale, (rw, rh), (input_w, input_h))
+
+
+def normalize_frame(patch: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) RGB -> (3, H, W) float32 normalised like the tracker's crops."""
+    t = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div_(255.0)
+    return (t - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(STD).view(3, 1, 1)
+
+
+def find_peaks(out: GrounderOutput, stride: int, k: int) -> list[tuple[float, np.ndarray]]:
+    """Local maxima (3x3) of the score map, best first: (score, box_xywh in network-input pixels)."""
+    score = out.score_map[0, 0]  # (h, w)
+    h, w = score.shape
+    pooled = F.max_pool2d(score[None, None], 3, stride=1, padding=1)[0, 0]
+    peak = (score == pooled).flatten()
+    values = torch.where(peak, score.flatten(), torch.zeros_like(score.flatten()))
+    top = torch.topk(values, min(k, values.numel()))
+    found = []
+    for v, idx in zip(top.values.tolist(), top.indices.tolist()):
+        if v <= 0.0:
+            break
+        iy, ix = divmod(idx, w)
+        ox, oy = out.offset_map[0, :, iy, ix].tolist()
+        sw, sh = out.size_map[0, :, iy, ix].tolist()
+        cx, cy = (ix + ox) * stride, (iy + oy) * stride
+        bw, bh = sw * w * stride, sh * h * stride
+        found.append((float(v), np.array([cx - bw / 2, cy - bh / 2, bw, bh], dtype=np.float64)))
+    return found
+
+
+def save_grounder(path: str | Path, net: TextGrounderNet, meta: dict[str, Any] | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"grounder checkpoints are .safetensors files, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    md = {"format": FORMAT_NAME, "grounder_config": json.dumps(to_dict(net.cfg))}
+    md.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (meta or {}).items()})
+    save_file(state, str(path), metadata=md)
+    return path
+
+
+def load_grounder(path: str | Path, device: str | torch.device = "cpu") -> TextGrounderNet:
+    """Rebuild the network stored in ``path`` (strict)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise GroundingModelError(f"grounder checkpoint {str(path)!r} does not exist")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            md = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GroundingModelError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if md.get("format") != FORMAT_NAME:
+        raise GroundingModelError(f"{path}: format {md.get('format')!r} is not a grounder checkpoint "
+                                  f"(expected {FORMAT_NAME!r})")
+    try:
+        cfg = from_dict(TextGrounderConfig, json.loads(md["grounder_config"]), where="grounder_config")
+    except (KeyError, json.JSONDecodeError, ConfigError) as exc:
+        raise GroundingModelError(f"{path}: bad or missing grounder_config metadata ({exc})") from exc
+    net = TextGrounderNet(cfg)
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        raise GroundingModelError(f"{path}: weights do not fit the grounder (missing {missing}, unexpected "
+                                  f"{unexpected}, mis-shaped {shapes})")
+    net.load_state_dict(state, strict=True)
+    return net.to(device).eval()
+
+
+class BuiltinGrounder:
+    """:class:`Grounder` running a :class:`TextGrounderNet` on the whole frame."""
+
+    def __init__(self, net: TextGrounderNet, config: GrounderConfig | None = None,
+                 text: TokenEncoder | None = None) -> None:
+        self.config = config or GrounderConfig()
+        self.device = torch.device(self.config.device)
+        self.net = net.to(self.device).eval()
+        self.text = (text or TokenEncoder(net.cfg.text_model_dir, net.cfg.text_max_len)).to(self.device)
+        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, config: GrounderConfig | None = None) -> "BuiltinGrounder":
+        cfg = config or GrounderConfig()
+        return cls(load_grounder(path or default_grounder_path(), cfg.device), cfg)
+
+    def _tokens(self, sentence: str) -> tuple[torch.Tensor, torch.Tensor]:
+        hit = self._cache.get(sentence)
+        if hit is None:
+            hit = self.text([sentence])
+            self._cache[sentence] = hit
+            while len(self._cache) > 64:
+                self._cache.popitem(last=False)
+        return hit
+
+    def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]:
+        img_h, img_w = check_image(image_rgb)
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise InputError(f"grounding needs a non-empty sentence, got {sentence!r}")
+        cfg = self.net.cfg
+        patch, lb = letterbox(image_rgb, cfg.input_width, cfg.input_height)
+        tokens, mask = self._tokens(sentence)
+        with torch.inference_mode():
+            out = self.net(normalize_frame(patch)[None].to(self.device), tokens, mask)
+        found = []
+        for score, box in find_peaks(out, cfg.stride, self.config.max_candidates):
+            if score <= self.config.score_threshold:
+                break
+            x1, y1 = max(box[0] / lb.scale, 0.0), max(box[1] / lb.scale, 0.0)
+            x2, y2 = min((box[0] + box[2]) / lb.scale, img_w), min((box[1] + box[3]) / lb.scale, img_h)
+            if x2 - x1 < self.config.min_box_size or y2 - y1 < self.config.min_box_size:
+                continue
+            found.append(Candidate(np.array([x1, y1, x2 - x1, y2 - y1]), score, sentence))
+        return sort_candidates(found)

@@ -1,0 +1,340 @@
+"""Training the built-in grounder (:class:`~allinone_ros.grounding.net.TextGrounderNet`).
+
+One YAML per experiment with the sections ``model`` (:class:`TextGrounderConfig`), ``data``,
+``optim``, ``schedule`` and ``run`` (:class:`~allinone_ros.training.config.RunConfig`); unknown
+keys are errors. Samples are whole frames with their sequence's sentence, letterboxed to the
+network input; a frame whose target is out of view or fully occluded is a negative (empty heat
+map, no box loss), so the score stays low when the named object is not in the picture.
+Losses are the tracker's: focal loss on the Gaussian centre map, L1 and GIoU on the box decoded
+at the true centre cell (weights 1, 5, 2). Every sample is a pure function of
+``(seed, epoch, index)``, as for the tracker.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from ..config_io import ConfigError, from_dict, read_yaml, to_dict
+from ..data.augment import adjust_brightness, swap_left_right
+from ..data.frames import read_frame
+from ..data.sequence import DatasetLayoutError, Sequence
+from ..grounding.builtin import letterbox, normalize_frame, save_grounder
+from ..grounding.net import GrounderOutput, TextGrounderConfig, TextGrounderNet, TokenEncoder
+from .config import DataSource, RunConfig, _check_number, parse_override
+from .data import read_source
+from .distributed import DistInfo, resolve_device
+from .losses import box_cxcywh_to_xyxy, focal_loss, gaussian_radius, giou_loss
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("model", "data", "optim", "schedule", "run")
+FINAL_MODEL = "final.safetensors"
+
+
+@dataclass(frozen=True)
+class GroundingDataConfig:
+    sources: tuple[DataSource, ...] = ()
+    samples_per_epoch: int = 4000
+    first_frame_prob: float = 0.3  # the sentence describes the first frame: draw it this often
+    brightness_jitter: float = 0.2
+    hflip_prob: float = 0.5  # mirrors the frame and swaps "left"/"right" in the sentence
+    min_box_size: float = 2.0  # smaller visible boxes count as absent (pixels of the frame)
+    num_workers: int = 1
+
+    def __post_init__(self) -> None:
+        for i, src in enumerate(self.sources):
+            if not isinstance(src, DataSource):
+                raise ValueError(f"data.sources[{i}] must be a mapping with kind/root, got {src!r}")
+        _check_number(self, "samples_per_epoch", low=1, integer=True)
+        _check_number(self, "num_workers", low=0, integer=True)
+        _check_number(self, "min_box_size", low=0.0)
+        for name in ("first_frame_prob", "brightness_jitter", "hflip_prob"):
+            _check_number(self, name, low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class GroundingOptimConfig:
+    lr: float = 2.0e-3
+    weight_decay: float = 1.0e-4
+    grad_clip: float = 1.0
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _check_number(self, "lr", low=0.0, low_open=True)
+        _check_number(self, "weight_decay", low=0.0)
+        _check_number(self, "grad_clip", low=0.0)
+        _check_number(self, "batch_size", low=1, integer=True)
+
+
+@dataclass(frozen=True)
+class GroundingScheduleConfig:
+    epochs: int = 20
+    lr_drop_epochs: tuple[int, ...] = (15,)
+    lr_drop_factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_number(self, "epochs", low=1, integer=True)
+        _check_number(self, "lr_drop_factor", low=0.0, low_open=True, high=1.0)
+        if list(self.lr_drop_epochs) != sorted(set(self.lr_drop_epochs)) or any(e < 1 for e in self.lr_drop_epochs):
+            raise ValueError(f"lr_drop_epochs must be strictly increasing positive integers, got {self.lr_drop_epochs!r}")
+
+
+@dataclass(frozen=True)
+class GroundingExperiment:
+    model: TextGrounderConfig = field(default_factory=TextGrounderConfig)
+    data: GroundingDataConfig = field(default_factory=GroundingDataConfig)
+    optim: GroundingOptimConfig = field(default_factory=GroundingOptimConfig)
+    schedule: GroundingScheduleConfig = field(default_factory=GroundingScheduleConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def load_grounding_experiment(path: str | Path | None, overrides: list[str] = ()) -> GroundingExperiment:
+    data: dict[str, Any] = dict(read_yaml(path)) if path is not None else {}
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; sections are {list(SECTIONS)}")
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys[0] not in SECTIONS:
+            raise ConfigError(f"--set {text!r}: unknown section {keys[0]!r}; sections are {list(SECTIONS)}")
+        node = data.setdefault(keys[0], {})
+        for k in keys[1:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return from_dict(GroundingExperiment, data, where=str(path) if path else "grounding experiment")
+
+
+# --------------------------------------------------------------------------- samples
+
+
+class FrameDataset:
+    """Whole frames with the sentence, letterboxed; see the module docstring."""
+
+    def __init__(self, sources: list[tuple[list[Sequence], float]], data: GroundingDataConfig,
+                 model: TextGrounderConfig, seed: int) -> None:
+        if not sources:
+            raise ValueError("the grounding data needs at least one source (data.sources)")
+        self.sources = sources
+        self.data, self.model, self.seed = data, model, seed
+        w = np.array([s[1] for s in sources], dtype=np.float64)
+        self.probs = w / w.sum()
+
+    @classmethod
+    def from_config(cls, data: GroundingDataConfig, model: TextGrounderConfig, seed: int) -> "FrameDataset":
+        sources = []
+        for src in data.sources:
+            seqs = [s for s in read_source(src) if s.has_full_groundtruth]
+            if not seqs:
+                raise DatasetLayoutError(f"data source {src.kind!r} at {src.root}: no sequences with full ground truth")
+            log.info("grounding data %s:%s: %d sequences, weight %g", src.kind, src.root, len(seqs), src.weight)
+            sources.append((seqs, src.weight))
+        return cls(sources, data, model, seed)
+
+    def sample(self, epoch: int, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, index]))
+        seqs = self.sources[int(rng.choice(len(self.sources), p=self.probs))][0]
+        seq = seqs[int(rng.integers(len(seqs)))]
+        k = 0 if rng.random() < self.data.first_frame_prob else int(rng.integers(len(seq)))
+        image = read_frame(seq.frame_paths[k])
+        box = np.asarray(seq.boxes_xywh[k], dtype=np.float64)
+        present = bool(seq.visible[k]) and box[2] >= self.data.min_box_size and box[3] >= self.data.min_box_size
+        sentence = seq.sentence
+        flip_roll, bright = rng.random(), rng.uniform(1.0 - self.data.brightness_jitter, 1.0 + self.data.brightness_jitter)
+        if flip_roll < self.data.hflip_prob:
+            image = np.ascontiguousarray(image[:, ::-1])
+            box = np.array([image.shape[1] - box[0] - box[2], box[1], box[2], box[3]])
+            sentence = swap_left_right(sentence)
+        patch, lb = letterbox(image, self.model.input_width, self.model.input_height)
+        patch = adjust_brightness(patch, float(bright))
+        box_in = box * lb.scale if present else np.zeros(4)
+        return {"image": normalize_frame(patch), "box_xywh": torch.tensor(box_in, dtype=torch.float32),
+                "present": present, "sentence": sentence}
+
+
+class _EpochView(Dataset):
+    def __init__(self, dataset: FrameDataset, epoch: int, count: int) -> None:
+        self.dataset, self.epoch, self.count = dataset, epoch, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        return self.dataset.sample(self.epoch, k)
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"image": torch.stack([it["image"] for it in items]),
+            "box_xywh": torch.stack([it["box_xywh"] for it in items]),
+            "present": torch.tensor([it["present"] for it in items]),
+            "sentence": [it["sentence"] for it in items]}
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def centre_heatmap(box_xywh: torch.Tensor, present: torch.Tensor, grid_hw: tuple[int, int], stride: int) -> torch.Tensor:
+    """(B, 1, h, w) Gaussian centre maps (peak 1 at the centre's cell); all zeros where absent."""
+    h, w = grid_hw
+    cells = box_xywh / stride  # (B, 4) in cells
+    cx = (cells[:, 0] + cells[:, 2] / 2).floor().clamp(0, w - 1)
+    cy = (cells[:, 1] + cells[:, 3] / 2).floor().clamp(0, h - 1)
+    radius = gaussian_radius(cells[:, 2], cells[:, 3]).clamp_min(0.0).floor()
+    sigma = (2.0 * radius + 1.0) / 6.0
+    dx = torch.arange(w, dtype=torch.float32, device=box_xywh.device)[None, :] - cx[:, None]  # (B, w)
+    dy = torch.arange(h, dtype=torch.float32, device=box_xywh.device)[None, :] - cy[:, None]  # (B, h)
+    heat = torch.exp(-(dy[:, :, None] ** 2 + dx[:, None, :] ** 2) / (2.0 * sigma[:, None, None] ** 2))
+    window = (dy.abs() <= radius[:, None])[:, :, None] & (dx.abs() <= radius[:, None])[:, None, :]
+    heat = torch.where(window, heat, torch.zeros_like(heat)) * present[:, None, None].float()
+    return heat[:, None]  # (B, 1, h, w)
+
+
+def boxes_at(out: GrounderOutput, cells_yx: torch.Tensor, stride: int) -> torch.Tensor:
+    """(N, 4) ``box_xywh`` (network-input pixels) decoded at the given (N, 2) integer cells."""
+    b = torch.arange(cells_yx.shape[0], device=cells_yx.device)
+    iy, ix = cells_yx[:, 0], cells_yx[:, 1]
+    h, w = out.score_map.shape[-2:]
+    size = out.size_map[b, :, iy, ix]  # (N, 2)
+    off = out.offset_map[b, :, iy, ix]  # (N, 2)
+    cx, cy = (ix + off[:, 0]) * stride, (iy + off[:, 1]) * stride
+    bw, bh = size[:, 0] * w * stride, size[:, 1] * h * stride
+    return torch.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1)
+
+
+def grounding_loss(out: GrounderOutput, box_xywh: torch.Tensor, present: torch.Tensor,
+                   stride: int) -> tuple[torch.Tensor, dict[str, float]]:
+    grid = tuple(out.score_map.shape[-2:])
+    gt_heat = centre_heatmap(box_xywh, present, grid, stride)  # (B, 1, h, w)
+    focal = focal_loss(out.score_map, gt_heat)
+    stats = {"focal": float(focal.detach())}
+    if not bool(present.any()):
+        return focal, {**stats, "l1": 0.0, "giou": 0.0, "iou": float("nan")}
+    gt = box_xywh[present]  # (P, 4)
+    cx = ((gt[:, 0] + gt[:, 2] / 2) / stride).floor().clamp(0, grid[1] - 1).long()
+    cy = ((gt[:, 1] + gt[:, 3] / 2) / stride).floor().clamp(0, grid[0] - 1).long()
+    sub = GrounderOutput(*(t[present] for t in out))
+    pred = boxes_at(sub, torch.stack([cy, cx], 1), stride)  # (P, 4)
+    scale = torch.tensor([grid[1], grid[0], grid[1], grid[0]], dtype=pred.dtype, device=pred.device) * stride
+
+    def xyxy(b: torch.Tensor) -> torch.Tensor:
+        return box_cxcywh_to_xyxy(torch.cat([b[:, :2] + b[:, 2:] / 2, b[:, 2:]], 1) / scale)
+
+    giou, iou = giou_loss(xyxy(pred), xyxy(gt))
+    l1 = (pred / scale - gt / scale).abs().mean()
+    total_iou = float(iou.detach().mean())
+    total = focal + 5.0 * l1 + 2.0 * giou
+    return total, {**stats, "l1": float(l1.detach()), "giou": float(giou.detach()), "iou": total_iou}
+
+
+# --------------------------------------------------------------------------- loop
+
+
+class GroundingTrainer:
+    """Builds the network and data from a :class:`GroundingExperiment` and runs the epochs."""
+
+    def __init__(self, exp: GroundingExperiment, out_dir: str | Path, resume: bool = False) -> None:
+        self.exp, self.out = exp, Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "checkpoints").mkdir(exist_ok=True)
+        if exp.run.threads:
+            torch.set_num_threads(exp.run.threads)
+        self.device = resolve_device(exp.run.device, DistInfo())
+        torch.manual_seed(exp.run.seed)
+        self.net = TextGrounderNet(exp.model).to(self.device)
+        self.text = TokenEncoder(exp.model.text_model_dir, exp.model.text_max_len).to(self.device)
+        if self.text.dim != exp.model.text_dim:
+            raise ConfigError(f"model.text_dim is {exp.model.text_dim} but the text encoder gives {self.text.dim}")
+        self.data = FrameDataset.from_config(exp.data, exp.model, exp.run.seed)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=exp.optim.lr, weight_decay=exp.optim.weight_decay)
+        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, list(exp.schedule.lr_drop_epochs),
+                                                          exp.schedule.lr_drop_factor)
+        self.epoch = 0
+        self._tokens: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        if resume:
+            self._resume()
+
+    def _resume(self) -> None:
+        ckpts = sorted((self.out / "checkpoints").glob("epoch_*.pt"))
+        if not ckpts:
+            log.info("no checkpoint in %s/checkpoints: starting from scratch", self.out)
+            return
+        state = torch.load(ckpts[-1], map_location=self.device, weights_only=True)
+        self.net.load_state_dict(state["model"], strict=True)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        log.info("resumed from %s (epoch %d done)", ckpts[-1], self.epoch)
+
+    def _text(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        for s in set(sentences) - set(self._tokens):
+            tok, mask = self.text([s])
+            self._tokens[s] = (tok[0], mask[0])
+        return (torch.stack([self._tokens[s][0] for s in sentences]),
+                torch.stack([self._tokens[s][1] for s in sentences]))
+
+    def train(self) -> dict[str, float]:
+        exp = self.exp
+        steps = exp.data.samples_per_epoch // exp.optim.batch_size
+        summary: dict[str, float] = {}
+        while self.epoch < exp.schedule.epochs:
+            loader = DataLoader(_EpochView(self.data, self.epoch, steps * exp.optim.batch_size),
+                                batch_size=exp.optim.batch_size, shuffle=False, drop_last=True,
+                                num_workers=exp.data.num_workers, collate_fn=_collate,
+                                worker_init_fn=_worker_init if exp.data.num_workers else None)
+            self.net.train()
+            t0, totals, n, ious = time.perf_counter(), {"loss": 0.0}, 0, []
+            bar = tqdm(loader, total=steps, desc=f"epoch {self.epoch + 1}/{exp.schedule.epochs}",
+                       disable=not exp.run.progress)
+            for batch in bar:
+                tokens, mask = self._text(batch["sentence"])
+                out = self.net(batch["image"].to(self.device), tokens, mask)
+                loss, stats = grounding_loss(out, batch["box_xywh"].to(self.device),
+                                             batch["present"].to(self.device), self.net.cfg.stride)
+                if not math.isfinite(float(loss.detach())):
+                    raise FloatingPointError(f"grounding loss is {float(loss)} at epoch {self.epoch + 1}, step {n}")
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if exp.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.net.parameters(), exp.optim.grad_clip)
+                self.opt.step()
+                totals["loss"] += float(loss)
+                for k, v in stats.items():
+                    if k != "iou":
+                        totals[k] = totals.get(k, 0.0) + v
+                if math.isfinite(stats["iou"]):
+                    ious.append(stats["iou"])
+                n += 1
+                bar.set_postfix(loss=f"{float(loss):.3f}", iou=f"{stats['iou']:.2f}")
+            self.sched.step()
+            self.epoch += 1
+            dt = time.perf_counter() - t0
+            summary = {k: v / max(n, 1) for k, v in totals.items()}
+            summary.update(iou=float(np.mean(ious)) if ious else float("nan"),
+                           samples_per_s=n * exp.optim.batch_size / dt, epoch=self.epoch)
+            log.info("epoch %d: %s", self.epoch, {k: round(v, 4) for k, v in summary.items()})
+            self._save_epoch()
+        save_grounder(self.out / FINAL_MODEL, self.net, {"epochs": self.epoch, "experiment": to_dict(exp)})
+        return summary
+
+    def _save_epoch(self) -> None:
+        path = self.out / "checkpoints" / f"epoch_{self.epoch:04d}.pt"
+        torch.save({"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                    "scheduler": self.sched.state_dict(), "epoch": self.epoch}, path)
+        keep = self.exp.run.keep_checkpoints
+        old = sorted((self.out / "checkpoints").glob("epoch_*.pt"))
+        for p in old[:-keep] if keep else []:
+            p.unlink()

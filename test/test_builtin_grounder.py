@@ -1,0 +1,170 @@
+"""The built-in grounder: geometry, peak decoding, strict checkpoints, and a tiny training run.
+
+The training run uses the real trainer on sequences the test generates with the synthetic
+generator, with the real packaged MiniLM token features; its checkpoint is loaded back into
+:class:`BuiltinGrounder` and run on a frame.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from allinone_ros.config_io import ConfigError
+from allinone_ros.data.synthetic import SyntheticConfig, generate_dataset
+from allinone_ros.grounding import GroundingModelError, build_grounder
+from allinone_ros.grounding.builtin import (
+    BuiltinGrounder, find_peaks, letterbox, load_grounder, save_grounder,
+)
+from allinone_ros.grounding.net import GrounderOutput, TextGrounderConfig, TextGrounderNet
+from allinone_ros.tracker import InputError
+from allinone_ros.training.grounding import (
+    GroundingTrainer, centre_heatmap, grounding_loss, load_grounding_experiment,
+)
+
+TINY = dict(input_width=64, input_height=48, num_stages=2, stem_channels=[8, 16], num_blocks=1,
+            block_dilations=[1], head_channels=8, num_text_queries=2, text_hidden=16)
+
+
+def tiny_net(seed: int = 0) -> TextGrounderNet:
+    torch.manual_seed(seed)
+    cfg = TextGrounderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in TINY.items()})
+    return TextGrounderNet(cfg).eval()
+
+
+def test_letterbox_keeps_aspect_and_pads_right_and_bottom() -> None:
+    img = np.full((360, 640, 3), 200, np.uint8)
+    patch, lb = letterbox(img, 320, 192)
+    assert patch.shape == (192, 320, 3)
+    assert lb.scale == 0.5 and lb.resized_wh == (320, 180)
+    assert (patch[:180] == 200).all()
+    assert (patch[180:] != 200).all()  # padding is the normalisation mean, not image content
+
+
+def test_find_peaks_decodes_boxes_in_input_pixels_best_first() -> None:
+    h, w, stride = 6, 8, 4
+    score = torch.full((1, 1, h, w), 0.01)
+    score[0, 0, 1, 2] = 0.9
+    score[0, 0, 4, 6] = 0.6
+    size = torch.zeros(1, 2, h, w)
+    size[0, :, 1, 2] = torch.tensor([0.25, 0.5])  # 8 x 12 px of a 32 x 24 input
+    size[0, :, 4, 6] = torch.tensor([0.125, 0.125])  # 4 x 3 px
+    offset = torch.full((1, 2, h, w), 0.5)
+    peaks = find_peaks(GrounderOutput(score, size, offset), stride, k=5)
+    assert [round(s, 3) for s, _ in peaks[:2]] == [0.9, 0.6]
+    # centre (2 + 0.5) * 4 = 10, (1 + 0.5) * 4 = 6 -> x 10 - 4, y 6 - 6
+    np.testing.assert_allclose(peaks[0][1], [6.0, 0.0, 8.0, 12.0])
+    # centre (6.5 * 4, 4.5 * 4) = (26, 18), size 4 x 3
+    np.testing.assert_allclose(peaks[1][1], [24.0, 16.5, 4.0, 3.0])
+
+
+def test_centre_heatmap_peak_at_centre_cell_and_empty_when_absent() -> None:
+    boxes = torch.tensor([[8.0, 4.0, 8.0, 8.0], [0.0, 0.0, 0.0, 0.0]])
+    heat = centre_heatmap(boxes, torch.tensor([True, False]), (6, 8), stride=4)
+    assert heat.shape == (2, 1, 6, 8)
+    # centre (12, 8) px -> cell (x 3, y 2)
+    assert heat[0, 0, 2, 3] == 1.0 and int((heat[0] == 1).sum()) == 1
+    assert float(heat[1].abs().sum()) == 0.0
+
+
+def test_loss_without_any_target_is_the_focal_term_only() -> None:
+    out = GrounderOutput(torch.full((2, 1, 6, 8), 0.01), torch.full((2, 2, 6, 8), 0.5), torch.full((2, 2, 6, 8), 0.5))
+    loss, stats = grounding_loss(out, torch.zeros(2, 4), torch.tensor([False, False]), stride=4)
+    # no positive cell: -(sum over 96 cells of p^2 log(1 - p)) / 1
+    expected = -(96 * 0.01 ** 2 * np.log(1 - 0.01))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert stats["l1"] == 0.0 and np.isnan(stats["iou"])
+
+
+def test_checkpoint_round_trip_and_strict_errors(tmp_path: Path) -> None:
+    net = tiny_net()
+    path = save_grounder(tmp_path / "g.safetensors", net)
+    back = load_grounder(path)
+    assert back.cfg == net.cfg
+    image = torch.randn(1, 3, 48, 64)
+    tokens, mask = torch.randn(1, 5, 384), torch.ones(1, 5, dtype=torch.long)
+    with torch.no_grad():
+        for a, b in zip(net(image, tokens, mask), back(image, tokens, mask)):
+            torch.testing.assert_close(a, b)
+
+    state = load_file(str(path))
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        md = f.metadata()
+    del state["score.weight"]
+    save_file(state, str(tmp_path / "missing.safetensors"), metadata=md)
+    with pytest.raises(GroundingModelError, match=r"missing \['score.weight'\]"):
+        load_grounder(tmp_path / "missing.safetensors")
+
+    (tmp_path / "cut.safetensors").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(GroundingModelError, match="cut.safetensors: not a readable safetensors file"):
+        load_grounder(tmp_path / "cut.safetensors")
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "something"})
+    with pytest.raises(GroundingModelError, match="is not a grounder checkpoint"):
+        load_grounder(tmp_path / "other.safetensors")
+    with pytest.raises(GroundingModelError, match="does not exist"):
+        load_grounder(tmp_path / "nope.safetensors")
+
+
+def test_build_grounder_choices(tmp_path: Path) -> None:
+    assert build_grounder("none") is None
+    path = save_grounder(tmp_path / "g.safetensors", tiny_net())
+    assert isinstance(build_grounder(str(path)), BuiltinGrounder)
+    (tmp_path / "weights.pt").write_bytes(b"x")
+    with pytest.raises(GroundingModelError, match="neither a .safetensors grounder checkpoint nor a model directory"):
+        build_grounder(str(tmp_path / "weights.pt"))
+
+
+def test_grounder_rejects_bad_input(tmp_path: Path) -> None:
+    grounder = BuiltinGrounder(tiny_net())
+    with pytest.raises(InputError, match="non-empty sentence"):
+        grounder.ground(np.zeros((40, 50, 3), np.uint8), "   ")
+    with pytest.raises(InputError):
+        grounder.ground(np.zeros((0, 0, 3), np.uint8), "the red car")
+
+
+def test_experiment_yaml_is_strict(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text("model:\n  input_width: 64\n  wrong_key: 1\n")
+    with pytest.raises(ConfigError, match="wrong_key"):
+        load_grounding_experiment(cfg)
+    shipped = load_grounding_experiment(Path(__file__).resolve().parents[1] / "config" / "train_grounder_uav.yaml")
+    assert shipped.model.stride == 8 and shipped.data.hflip_prob == 0.5
+
+
+def test_tiny_training_lowers_the_loss_and_its_checkpoint_grounds(tmp_path: Path) -> None:
+    data = tmp_path / "synthetic"
+    generate_dataset(data, SyntheticConfig(num_sequences=3, num_frames=30, frame_width=128, frame_height=96,
+                                           seed=5, out_of_view_prob=0.0, occlusion_prob=0.0))
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        "model: {input_width: 64, input_height: 48, num_stages: 2, stem_channels: [8, 16], num_blocks: 1,\n"
+        "        block_dilations: [1], head_channels: 8, num_text_queries: 2, text_hidden: 16}\n"
+        f"data: {{sources: [{{kind: synthetic, root: '{data}'}}], samples_per_epoch: 96, num_workers: 0}}\n"
+        "optim: {lr: 3.0e-3, batch_size: 8}\n"
+        "schedule: {epochs: 4, lr_drop_epochs: [3]}\n"
+        "run: {seed: 0, device: cpu, threads: 1, progress: false}\n"
+    )
+    exp = load_grounding_experiment(cfg)
+    first = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=1"]), tmp_path / "one").train()
+    last = GroundingTrainer(exp, tmp_path / "run").train()
+    assert last["loss"] < 0.8 * first["loss"], (first, last)
+    grounder = build_grounder(str(tmp_path / "run" / "final.safetensors"))
+    from allinone_ros.data.datasets import open_dataset
+    from allinone_ros.data.frames import read_frame
+
+    seq = open_dataset("lasot", data)[0]
+    found = grounder.ground(read_frame(seq.frame_paths[0]), seq.sentence)
+    scores = [c.score for c in found]
+    assert scores == sorted(scores, reverse=True)
+    for c in found:  # boxes are in pixels of the 128 x 96 frame
+        x, y, w, h = c.box_xywh
+        assert 0 <= x and 0 <= y and x + w <= 128 + 1e-6 and y + h <= 96 + 1e-6 and w >= 2 and h >= 2
+
+    # resume continues from the newest epoch checkpoint and ends at the configured epoch
+    resumed = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=5"]), tmp_path / "run", resume=True)
+    assert resumed.epoch == 4
+    assert resumed.train()["epoch"] == 5
