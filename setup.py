@@ -12,7 +12,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors"]),
+        (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
         (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
     ],
     python_requires=">=3.10",

@@ -59,9 +59,11 @@ def test_box_only_mode_and_sequence_subset(tmp_path, dataset, ckpt):
     assert sorted(p.name for p in (out / "tiny").glob("*.txt")) == ["car-2.txt", "car-2_time.txt"]
 
 
-def test_nl_only_mode_and_unknown_sequence_fail_clearly(tmp_path, dataset, ckpt, capsys):
+def test_nl_only_without_grounder_and_unknown_sequence_fail_clearly(tmp_path, dataset, ckpt, capsys):
     base = ["--dataset-root", str(dataset), "--checkpoint", str(ckpt), "--out", str(tmp_path), "--no-progress"]
-    assert main(base + ["--mode", "nl"]) == 2
-    assert "grounding" in capsys.readouterr().err
+    assert main(base + ["--mode", "nl", "--grounder", "none"]) == 2
+    assert "mode 'nl' (start from the sentence alone) needs a grounder" in capsys.readouterr().err
+    assert main(base + ["--mode", "nl", "--grounder", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err
     assert main(base + ["--sequences", "nope-7"]) == 2
     assert "nope-7" in capsys.readouterr().err

@@ -114,7 +114,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     domain = unique_domain_id()
     node = NodeProcess(
         module_command(),
-        {"checkpoint": str(checkpoint), "cpu_threads": 1, "debug_image": True, "lost_threshold": 0.0},
+        {"checkpoint": str(checkpoint), "grounder": "none", "cpu_threads": 1, "debug_image": True,
+         "lost_threshold": 0.0},
         domain, work,
     )
     peer = None
@@ -157,7 +158,7 @@ def test_declared_parameters_equal_config_yaml_and_have_descriptors(h: Harness) 
             assert (ranges[0].from_value, ranges[0].to_value) == spec.range, spec.name
     # the running node's values are the YAML defaults except the ones this test overrides
     values = h.peer.get_parameters(sorted(declared))
-    overridden = {"checkpoint", "cpu_threads", "debug_image", "lost_threshold"}
+    overridden = {"checkpoint", "grounder", "cpu_threads", "debug_image", "lost_threshold"}
     assert {k: v for k, v in values.items() if k not in overridden} == \
         {k: v for k, v in yaml_params.items() if k not in overridden}
 

@@ -407,3 +407,54 @@ def test_annotate_draws_on_a_copy() -> None:
     assert np.array_equal(frame, before) and not np.array_equal(out, frame)
     idle = annotate(frame, replace(result, state=TrackState.IDLE, box_xywh=None, sentence=""))
     assert not np.array_equal(idle, frame)  # the state label is drawn
+
+
+# --------------------------------------------------------------------------- grounding in the session
+
+
+def test_session_sentence_alone_grounds_then_tracks_and_stop_returns_to_idle(tracker) -> None:  # noqa: ANN001
+    from test_state_machine import ColourGrounder
+
+    events: list[tuple[str, str]] = []
+    grounder = ColourGrounder()
+    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)), grounder=grounder)
+    session.apply(Start("the blue box"))  # nothing blue in view: keeps grounding, no box
+    assert session.state == TrackState.GROUNDING and "GROUNDING" in events[-1][1]
+    waiting = session.process(FRAMES[0], 0.0, 5)
+    assert (waiting.state, waiting.box_xywh, waiting.confidence) == (TrackState.GROUNDING, None, 0.0)
+
+    session.apply(Start("the red box"))
+    started = session.process(FRAMES[1], 0.0, 5, ground_threshold=0.3)
+    assert started.state == TrackState.TRACKING and started.started
+    assert started.box_xywh == pytest.approx(tuple(TRUTH[1]), abs=1.5)  # the grounded red rectangle
+    assert "GROUNDING -> TRACKING" in events[-1][1]
+    assert session.process(FRAMES[2], 0.0, 5).state == TrackState.TRACKING
+    session.apply(Stop("track_command 'stop'"))
+    assert session.process(FRAMES[3], 0.0, 5).state == TrackState.IDLE
+
+
+def test_session_threshold_keeps_grounding_below_it(tracker) -> None:  # noqa: ANN001
+    from test_state_machine import ColourGrounder
+
+    session = TrackingSession(tracker, grounder=ColourGrounder())
+    session.apply(Start("the red box"))
+    result = session.process(FRAMES[0], 0.0, 5, ground_threshold=1.0)  # 600 px blob scores 0.67 < 1
+    assert result.state == TrackState.GROUNDING and 0.0 < result.confidence < 1.0
+
+
+def test_session_regrounds_while_lost_every_k_frames(tracker) -> None:  # noqa: ANN001
+    from test_state_machine import ColourGrounder
+
+    events: list[tuple[str, str]] = []
+    grounder = ColourGrounder()
+    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)), grounder=grounder)
+    session.apply(Start("the red box", BOX))
+    session.process(FRAMES[0], 1.0, 2)
+    calls = []
+    for i in range(1, 10):  # threshold 1.0: every frame is a miss; LOST from the 2nd miss on
+        session.process(FRAMES[i], 1.0, 2, ground_threshold=0.3, reground_every=3)
+        calls.append(grounder.calls)
+    # LOST on frame 2; re-grounded on LOST frames 1, 4, 7 (frames 3, 6, 9)
+    assert calls == [0, 0, 1, 1, 1, 2, 2, 2, 3]
+    assert session.state == TrackState.LOST
+    assert sum("re-grounded 'the red box'" in m for _, m in events) == 3

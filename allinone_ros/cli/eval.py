@@ -29,7 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output directory (results in OUT/<name>/)")
     p.add_argument("--name", default=None, help="tracker name for the result directory (default: checkpoint stem)")
     p.add_argument("--mode", choices=MODES, default="box+nl",
-                   help="initialisation: box+nl (box and sentence), box (no sentence), nl (sentence alone)")
+                   help="initialisation: box+nl (box and sentence), box (no sentence), nl (sentence alone: "
+                        "the grounder finds the target; frame 1 is scored like every frame)")
+    p.add_argument("--grounder", default="",
+                   help="for --mode nl and --lost-loop: '' = the shipped built-in grounder, a .safetensors grounder "
+                        "checkpoint, or a transformers Grounding DINO / OWLv2 model directory")
+    p.add_argument("--lost-loop", action="store_true",
+                   help="box modes: also run the lost-target state machine (no box while lost, re-search, "
+                        "re-grounding); always on in --mode nl")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel (processes)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads per worker (0 = cores / workers)")
@@ -62,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
                   tracker=TrackerConfig(device=args.device), mode=args.mode, threads=threads,
-                  trust_checkpoint=args.trust_checkpoint)
+                  trust_checkpoint=args.trust_checkpoint, grounder=args.grounder, lost_loop=args.lost_loop)
     name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")
     result_dir = args.out / name
     with tqdm(total=len(sequences), unit="seq", disable=args.no_progress, file=sys.stderr) as bar:

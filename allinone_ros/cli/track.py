@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from tqdm import tqdm
 
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
+from ..grounding import GrounderConfig, build_grounder
 from ..tracker import TrackerConfig
 from ..tracker.factory import build_tracker
+from ..tracker.lost import ManagedTracker
 from ..visualize import VideoSink, draw_box
 from .common import parse_box, run_cli, set_threads, setup_logging
 
@@ -37,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="allow full unpickling of the checkpoint (runs code in the file; only for trusted files)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--nl-only", action="store_true",
+                   help="start from the sentence alone: any initial box is ignored and the grounder finds the target "
+                        "(runs the lost-target state machine)")
+    p.add_argument("--lost-loop", action="store_true",
+                   help="run the lost-target state machine: no box while lost (written as 0,0,0,0), re-search and "
+                        "re-grounding")
+    p.add_argument("--grounder", default="",
+                   help="for --nl-only / --lost-loop: '' = the shipped built-in grounder, 'none', a .safetensors "
+                        "grounder checkpoint or a transformers Grounding DINO / OWLv2 model directory")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -52,11 +64,18 @@ def _frames(args: argparse.Namespace) -> tuple[Iterator[np.ndarray], int | None,
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     frames, total, data_box, data_text = _frames(args)
-    init_box = args.init_box if args.init_box is not None else data_box
-    if init_box is None:
-        raise ValueError("--video needs --init-box x,y,w,h")
+    init_box = None if args.nl_only else (args.init_box if args.init_box is not None else data_box)
+    if init_box is None and not args.nl_only:
+        raise ValueError("--video needs --init-box x,y,w,h (or --nl-only with --text)")
     text = args.text if args.text is not None else data_text
+    if args.nl_only and not text.strip():
+        raise ValueError("--nl-only needs a sentence: pass --text or use a sequence with nlp.txt/language.txt")
     tracker = build_tracker(args.checkpoint, TrackerConfig(device=args.device), trust=args.trust_checkpoint)
+    if args.nl_only or args.lost_loop:
+        grounder = build_grounder(args.grounder, GrounderConfig(device=args.device))
+        if args.nl_only and grounder is None:
+            raise ValueError("--nl-only needs a grounder; --grounder none was given")
+        return _run_managed(args, ManagedTracker(tracker, grounder), frames, total, init_box, text)
     sink = VideoSink(args.save_video) if args.save_video else None
     boxes: list[np.ndarray] = []
     stages: dict[str, list[float]] = {"crop": [], "model": [], "post": []}
@@ -93,6 +112,39 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(boxes)} frames in {elapsed:.2f} s; per tracked frame: crop {per['crop']:.1f} ms, "
               f"model {per['model']:.1f} ms, post {per['post']:.1f} ms, total {total_ms:.1f} ms "
               f"({1000.0 / total_ms:.1f} FPS)", file=sys.stderr)
+    return 0
+
+
+def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iterator[np.ndarray], total: int | None,
+                 init_box: np.ndarray | None, text: str) -> int:
+    """Track with the lost-target state machine; frames without a box are written as 0,0,0,0."""
+    sink = VideoSink(args.save_video) if args.save_video else None
+    boxes: list[np.ndarray] = []
+    states: Counter[str] = Counter()
+    t_start = time.perf_counter()
+    bar = tqdm(total=total, unit="frame", disable=args.no_progress, file=sys.stderr)
+    try:
+        for i, frame in enumerate(frames):
+            result = managed.start(frame, text, init_box) if i == 0 else managed.step(frame)
+            states[result.state.value] += 1
+            boxes.append(result.box_xywh if result.box_xywh is not None else np.zeros(4))
+            if sink is not None:
+                shown = draw_box(frame, result.box_xywh, label=f"{result.state.value} {result.confidence:.2f}") \
+                    if result.box_xywh is not None else frame
+                sink.write(shown)
+            bar.update(1)
+    finally:
+        bar.close()
+        if sink is not None:
+            sink.close()
+    if not boxes:
+        raise ValueError("no frames to track")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
+    elapsed = time.perf_counter() - t_start
+    print(f"{len(boxes)} frames in {elapsed:.2f} s ({len(boxes) / elapsed:.1f} FPS); frames per state: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(states.items())), file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,11 @@
-"""Run a tracker over dataset sequences (one-pass evaluation), resumable and parallel."""
+"""Run a tracker over dataset sequences (one-pass evaluation), resumable and parallel.
+
+Modes: ``box+nl`` (ground-truth box of frame 1 and the sentence), ``box`` (box only, empty
+sentence) and ``nl`` (the sentence only: frame 1's box is ignored and the target is found by the
+grounder; frame 1 is scored like every frame, with the grounded box or an empty one). ``nl`` and
+``lost_loop`` run the core's lost-target state machine (:class:`~allinone_ros.tracker.lost.ManagedTracker`);
+frames where it reports no box (grounding, lost) are written as ``0,0,0,0``.
+"""
 from __future__ import annotations
 
 import logging
@@ -16,6 +23,7 @@ from ..data.frames import read_frame
 from ..data.sequence import Sequence
 from ..tracker import Tracker, TrackerConfig
 from ..tracker.factory import build_tracker
+from ..tracker.lost import LostConfig, ManagedTracker
 from .results import has_result, write_result
 
 log = logging.getLogger(__name__)
@@ -32,37 +40,56 @@ class EvalJob:
     mode: str = "box+nl"
     threads: int = 0
     trust_checkpoint: bool = False
+    grounder: str = ""  # nl mode / lost loop: see allinone_ros.grounding.factory.HELP
+    lost_loop: bool = False  # box modes: run the lost-target state machine too
+    lost: LostConfig = LostConfig()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "nl":
-            raise ValueError(
-                "mode 'nl' (start from the sentence alone) needs a grounding model, which this tracker does not "
-                "have yet; use 'box+nl' or 'box'"
-            )
+        if self.mode == "nl" and self.grounder.strip().lower() == "none":
+            raise ValueError("mode 'nl' (start from the sentence alone) needs a grounder; grounder 'none' was given")
+
+    @property
+    def managed(self) -> bool:
+        return self.mode == "nl" or self.lost_loop
 
 
-def track_sequence(tracker: Tracker, seq: Sequence, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Initialise on frame 1 with the ground-truth box, track the rest; (boxes (N,4), seconds (N,))."""
-    text = seq.sentence if mode == "box+nl" else ""
+def track_sequence(tracker: Tracker | ManagedTracker, seq: Sequence, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over ``seq``; (boxes (N,4) ``box_xywh``, seconds (N,)). See the module docstring for modes."""
+    text = seq.sentence if mode in ("box+nl", "nl") else ""
+    if mode == "nl" and not text.strip():
+        raise ValueError(f"sequence {seq.name}: mode 'nl' needs a sentence, but the sequence has none")
     boxes, times = [], []
     for i, path in enumerate(seq.frame_paths):
         frame = read_frame(path)
         t0 = time.perf_counter()
-        result = tracker.initialize(frame, seq.init_box_xywh, text) if i == 0 else tracker.track(frame)
+        if isinstance(tracker, ManagedTracker):
+            if i == 0:
+                result = tracker.start(frame, text, None if mode == "nl" else seq.init_box_xywh)
+            else:
+                result = tracker.step(frame)
+            box = result.box_xywh if result.box_xywh is not None else np.zeros(4)
+        else:
+            box = (tracker.initialize(frame, seq.init_box_xywh, text) if i == 0 else tracker.track(frame)).box_xywh
         times.append(time.perf_counter() - t0)
-        boxes.append(result.box_xywh)
+        boxes.append(box)
     return np.stack(boxes), np.asarray(times)
 
 
-_WORKER_TRACKER: Tracker | None = None
+_WORKER_TRACKER: Tracker | ManagedTracker | None = None
 
 
-def _make_tracker(job: EvalJob) -> Tracker:
+def _make_tracker(job: EvalJob) -> Tracker | ManagedTracker:
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    return build_tracker(job.checkpoint, job.tracker, trust=job.trust_checkpoint)
+    tracker = build_tracker(job.checkpoint, job.tracker, trust=job.trust_checkpoint)
+    if not job.managed:
+        return tracker
+    from ..grounding import GrounderConfig, build_grounder
+
+    grounder = build_grounder(job.grounder, GrounderConfig(device=job.tracker.device))
+    return ManagedTracker(tracker, grounder, job.lost)
 
 
 def _init_worker(job: EvalJob) -> None:

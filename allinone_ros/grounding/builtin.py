@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +42,9 @@ class Letterbox:
 
 def default_grounder_path() -> Path:
     """The shipped grounder in ``models/`` (source tree) or ``share/allinone_ros/models`` (ROS install)."""
-    candidates = [Path(__file__).resolve().parents[2] / "models" / DEFAULT_GROUNDER_NAME]
-    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        candidates.append(Path(prefix) / "share" / "allinone_ros" / "models" / DEFAULT_GROUNDER_NAME)
+    from ..tracker.factory import shipped_model_candidates
+
+    candidates = shipped_model_candidates(DEFAULT_GROUNDER_NAME)
     for path in candidates:
         if path.is_file():
             return path

@@ -2,7 +2,8 @@
 
 Starts ``tracker_node`` as its own process (the shipped default model unless ``--checkpoint`` is
 given), publishes a generated synthetic UAV sequence as a camera stream, sends the operator's
-start request (sentence + initial box tied to the first frame's stamp), and scores every
+start request (sentence + initial box tied to the first frame's stamp; with ``--sentence-only``
+the sentence alone, which the node grounds), and scores every
 ``TrackedTarget`` against the ground truth. Prints per-frame latency and IoU, a summary, and
 writes an annotated video (ground truth white, tracker green).
 """
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2024, help="synthetic sequence seed")
     p.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--sentence-only", action="store_true",
+                   help="the operator sends only the sentence on /track_command (no box): the node finds the "
+                        "target with its grounder")
     return p
 
 
@@ -133,13 +137,18 @@ def main(argv: list[str] | None = None) -> int:
             log.error("[demo] error: tracker node exited with %s", proc.returncode)
             return 1
         frames = [seq.render_frame(t) for t in range(len(seq))]
-        # The operator: the sentence plus the first frame's ground-truth box, tied to that frame's stamp.
-        sec, nsec = op.publish_frame(0, frames[0])
-        req = TrackRequest(sentence=seq.sentence, has_box=True)
-        req.x, req.y, req.width, req.height = (float(v) for v in seq.boxes_xywh[0])
-        req.stamp.sec, req.stamp.nanosec = sec, nsec
-        op.request_pub.publish(req)
-        _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_TRACKING, 30.0)
+        if args.sentence_only:  # the operator: the sentence alone, before the first frame
+            op.command_pub.publish(String(data=seq.sentence))
+            _spin_until(op, lambda: False, 0.5)
+            op.publish_frame(0, frames[0])
+            _spin_until(op, lambda: 0 in op.records, 30.0)
+        else:  # the operator: the sentence plus the first frame's ground-truth box, tied to that frame's stamp
+            sec, nsec = op.publish_frame(0, frames[0])
+            req = TrackRequest(sentence=seq.sentence, has_box=True)
+            req.x, req.y, req.width, req.height = (float(v) for v in seq.boxes_xywh[0])
+            req.stamp.sec, req.stamp.nanosec = sec, nsec
+            op.request_pub.publish(req)
+            _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_TRACKING, 30.0)
         period = 1.0 / args.rate
         for t in range(1, len(seq)):
             start = time.monotonic()
@@ -177,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         if ious_a.size:
             log.info(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
                   f"IoU>0.5 {(ious_a > 0.5).mean():.1%}, success AUC {auc:.3f}")
+        tracked = sorted(t for t, r in op.records.items() if r.state == TrackedTarget.STATE_TRACKING)
+        if args.sentence_only:
+            first = tracked[0] if tracked else None
+            found = (f"frame {first}, IoU {iou_xywh(op.records[first].box_xywh[None], seq.boxes_xywh[first][None])[0]:.2f}"
+                     if first is not None else "never")
+            log.info(f"[demo] sentence only: first TRACKING (grounded) on {found}")
         log.info(f"[demo] 'stop' -> idle: {'yes' if stopped else 'no'}; annotated video: {args.out / 'demo.mp4'}")
         return 0
     finally:

@@ -61,6 +61,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "configure", constraints="an existing file, or empty for the default model",
     ),
     ParamSpec(
+        "grounder", "",
+        "What finds the target when a sentence comes without a box (and re-finds a lost target): "
+        "'' = the package's built-in grounder (models/text_grounder_uav_small.safetensors, trained on the "
+        "synthetic UAV data like the default model), 'none' = no grounding (a sentence alone waits for a box), "
+        "a .safetensors file = a grounder trained with allinone-train-grounder, a directory = a transformers "
+        "Grounding DINO / OWLv2 / OWL-ViT model saved with save_pretrained.",
+        "configure", constraints="'', 'none', an existing .safetensors file or model directory",
+    ),
+    ParamSpec(
         "device", "cpu", f"Inference device: {DEVICES_HELP}.",
         "configure", constraints="cpu, cuda or cuda:N with an available CUDA device N",
     ),
@@ -107,6 +116,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "live", range=(1, 10000),
     ),
     ParamSpec(
+        "ground_threshold", 0.3,
+        "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
+        "live", range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "reground_every", 5,
+        "While LOST (with a grounder), search the whole image for the sentence on the first LOST image and every "
+        "reground_every-th image after it.",
+        "live", range=(1, 10000),
+    ),
+    ParamSpec(
         "max_rate_hz", 0.0,
         "Process at most this many images per second (0 = as fast as the model runs). Images arriving "
         "in between replace the waiting one and are counted as dropped.",
@@ -148,6 +168,8 @@ class LiveSettings:
 
     lost_threshold: float = 0.3
     lost_patience: int = 5
+    ground_threshold: float = 0.3
+    reground_every: int = 5
     max_rate_hz: float = 0.0
     max_sentence_chars: int = 1024
     debug_image: bool = False
@@ -162,6 +184,7 @@ class NodeSettings:
     """All validated parameter values."""
 
     checkpoint: str
+    grounder: str
     device: str
     trust_checkpoint: bool
     cpu_threads: int
@@ -192,17 +215,20 @@ class Environment:
     cuda_device_count: Callable[[], int]
     default_model: Callable[[], Path]  # raises when no default model is installed
     topic_name_error: Callable[[str], str | None]  # reason why a topic name is invalid, or None
+    default_grounder: Callable[[], Path] | None = None  # raises when no default grounder is installed
 
     @staticmethod
     def current() -> Environment:
         import torch
 
+        from ..grounding.builtin import default_grounder_path
         from ..tracker.factory import default_model_path
 
         return Environment(
             cuda_device_count=lambda: torch.cuda.device_count() if torch.cuda.is_available() else 0,
             default_model=default_model_path,
             topic_name_error=_rcl_topic_name_error,
+            default_grounder=default_grounder_path,
         )
 
 
@@ -257,6 +283,8 @@ def check_value(name: str, value: Any, env: Environment | None = None, deep: boo
                 return f"image_topic {value!r} is not a valid topic name: {err}"
     if name == "checkpoint" and deep and env is not None:
         return _checkpoint_error(value, env)
+    if name == "grounder" and deep and env is not None:
+        return _grounder_error(value, env)
     return None
 
 
@@ -293,6 +321,27 @@ def _checkpoint_error(checkpoint: str, env: Environment) -> str | None:
     return None
 
 
+def _grounder_error(grounder: str, env: Environment) -> str | None:
+    if grounder.strip().lower() == "none":
+        return None
+    if not grounder:
+        if env.default_grounder is None:
+            return None
+        try:
+            env.default_grounder()
+        except Exception as exc:  # noqa: BLE001 - the reason is reported as the parameter's error
+            return f"grounder is empty (= the built-in grounder) but {exc}; set grounder to 'none' to run without"
+        return None
+    path = Path(grounder).expanduser()
+    if path.is_dir():
+        return None
+    if not path.exists():
+        return f"grounder {grounder!r} does not exist"
+    if path.suffix != ".safetensors":
+        return f"grounder {grounder!r} is neither a .safetensors grounder checkpoint nor a model directory"
+    return None
+
+
 def check_runtime_set(name: str, value: Any, lifecycle_state: str, env: Environment | None = None) -> str | None:
     """Reason to refuse setting ``name`` to ``value`` while the node is in ``lifecycle_state``."""
     spec = SPECS.get(name)
@@ -321,6 +370,7 @@ def settings_from_values(values: dict[str, Any], env: Environment | None = None)
         raise SettingsError(reasons)
     return NodeSettings(
         checkpoint=str(Path(values["checkpoint"]).expanduser()) if values["checkpoint"] else "",
+        grounder=values["grounder"].strip(),
         device=values["device"],
         trust_checkpoint=values["trust_checkpoint"],
         cpu_threads=values["cpu_threads"],
@@ -337,6 +387,8 @@ def live_from_values(values: dict[str, Any]) -> LiveSettings:
     return LiveSettings(
         lost_threshold=float(values["lost_threshold"]),
         lost_patience=int(values["lost_patience"]),
+        ground_threshold=float(values["ground_threshold"]),
+        reground_every=int(values["reground_every"]),
         max_rate_hz=float(values["max_rate_hz"]),
         max_sentence_chars=int(values["max_sentence_chars"]),
         debug_image=bool(values["debug_image"]),

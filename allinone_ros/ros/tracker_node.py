@@ -77,6 +77,7 @@ from std_msgs.msg import String
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..checkpoint import CheckpointError, load_model
+from ..grounding import GrounderConfig, GroundingModelError, build_grounder
 from ..tracker import InputError, Tracker
 from .annotate import annotate
 from .commands import Command, CommandError, parse_command_text, parse_track_request
@@ -295,6 +296,13 @@ class TrackerNode(LifecycleNode):
         )
         return model
 
+    def _build_grounder(self, settings: NodeSettings) -> Any:
+        grounder = build_grounder(settings.grounder, GrounderConfig(device=settings.device))
+        what = ("none: a sentence alone waits for a box" if grounder is None
+                else f"{settings.grounder or 'built-in (default)'} ({type(grounder).__name__})")
+        self.get_logger().info(f"grounder: {what}")
+        return grounder
+
     @_logged_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self._settings
@@ -305,7 +313,13 @@ class TrackerNode(LifecycleNode):
             self.get_logger().error(f"activate failed: cannot put the model on {settings.device}: {exc}")
             self._release_device()
             return TransitionCallbackReturn.FAILURE
-        self._session = TrackingSession(self._tracker, log=self._session_log)
+        try:
+            grounder = self._build_grounder(settings)
+        except (GroundingModelError, OSError, ValueError, RuntimeError) as exc:
+            self.get_logger().error(f"activate failed: cannot load the grounder: {exc}")
+            self._release_device()
+            return TransitionCallbackReturn.FAILURE
+        self._session = TrackingSession(self._tracker, log=self._session_log, grounder=grounder)
         self._worker = InferenceWorker(
             self._process_frame, self._apply_command,
             min_period_s=lambda: self._live.min_period_s, on_error=self._worker_error,
@@ -476,7 +490,8 @@ class TrackerNode(LifecycleNode):
         if rgb is None:
             return
         try:
-            result = session.process(rgb, live.lost_threshold, live.lost_patience)
+            result = session.process(rgb, live.lost_threshold, live.lost_patience, live.ground_threshold,
+                                     live.reground_every)
         except InputError as exc:  # the decoder guarantees valid RGB; kept as a guard
             self._stats.frame_invalid()
             self._warnings.warn(f"image skipped by the tracker: {exc}")
@@ -504,6 +519,7 @@ class TrackerNode(LifecycleNode):
             "backend": BACKEND,
             "device": settings.device,
             "checkpoint": settings.checkpoint or "(default model)",
+            "grounder": settings.grounder or "(built-in grounder)",
             "language_encoder": str(self._model.cfg.language_encoder) if self._model is not None else "",
             "input_topic": self.resolve_topic_name(settings.input_topic),
             "sentence": session.sentence if session is not None else "",

@@ -16,11 +16,18 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "allinone_uav_small.safetensors"
 
 
+def shipped_model_candidates(name: str) -> list[Path]:
+    """Where a file shipped in ``models/`` may be: the source tree, then ``share/allinone_ros/models``
+    of every ROS install prefix (``AMENT_PREFIX_PATH``)."""
+    candidates = [Path(__file__).resolve().parents[2] / "models" / name]
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidates.append(Path(prefix) / "share" / "allinone_ros" / "models" / name)
+    return candidates
+
+
 def default_model_path() -> Path:
     """The default model shipped in ``models/`` (source tree) or ``share/allinone_ros/models`` (ROS install)."""
-    candidates = [Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME]
-    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
-        candidates.append(Path(prefix) / "share" / "allinone_ros" / "models" / DEFAULT_MODEL_NAME)
+    candidates = shipped_model_candidates(DEFAULT_MODEL_NAME)
     for path in candidates:
         if path.is_file():
             return path

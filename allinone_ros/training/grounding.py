@@ -30,7 +30,7 @@ from ..data.frames import read_frame
 from ..data.sequence import DatasetLayoutError, Sequence
 from ..grounding.builtin import letterbox, normalize_frame, save_grounder
 from ..grounding.net import GrounderOutput, TextGrounderConfig, TextGrounderNet, TokenEncoder
-from .config import DataSource, RunConfig, _check_number, parse_override
+from .config import DataSource, RunConfig, _check_number, apply_overrides
 from .data import read_source
 from .distributed import DistInfo, resolve_device
 from .losses import box_cxcywh_to_xyxy, focal_loss, gaussian_radius, giou_loss
@@ -99,19 +99,15 @@ class GroundingExperiment:
 
 
 def load_grounding_experiment(path: str | Path | None, overrides: list[str] = ()) -> GroundingExperiment:
-    data: dict[str, Any] = dict(read_yaml(path)) if path is not None else {}
+    """Read a grounder experiment YAML (None: defaults), apply ``--set`` overrides, validate strictly."""
+    data: Any = read_yaml(path) if path is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with sections {list(SECTIONS)}, got {type(data).__name__}")
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {unknown}; sections are {list(SECTIONS)}")
-    for text in overrides:
-        keys, value = parse_override(text)
-        if keys[0] not in SECTIONS:
-            raise ConfigError(f"--set {text!r}: unknown section {keys[0]!r}; sections are {list(SECTIONS)}")
-        node = data.setdefault(keys[0], {})
-        for k in keys[1:-1]:
-            node = node.setdefault(k, {})
-        node[keys[-1]] = value
-    return from_dict(GroundingExperiment, data, where=str(path) if path else "grounding experiment")
+    return from_dict(GroundingExperiment, apply_overrides(data, list(overrides)),
+                     where=str(path) if path else "grounding experiment")
 
 
 # --------------------------------------------------------------------------- samples
