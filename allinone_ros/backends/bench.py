@@ -13,7 +13,6 @@ import dataclasses
 import logging
 import platform
 import resource
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

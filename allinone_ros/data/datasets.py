@@ -43,7 +43,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 
 from allinone_ros.data.sequence import (
     DatasetLayoutError,
