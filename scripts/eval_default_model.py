@@ -31,56 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from allinone_ros.data.datasets import open_dataset
-from allinone_ros.data.frames import read_frame
-from allinone_ros.data.sequence import Sequence
-from allinone_ros.data.synthetic import SyntheticConfig, clip_box_to_frame, generate_dataset
-from allinone_ros.evaluation.metrics import AbsentPolicy, Conventions, ZeroSizePolicy, evaluate_sequence, preset, summarize
+from allinone_ros.evaluation.metrics import AbsentPolicy, Conventions, ZeroSizePolicy, evaluate_sequence, preset
+from allinone_ros.evaluation.synthetic_sets import distractor_track, ensure_dataset, run_sequence, score
 from allinone_ros.tracker import Tracker, TrackerConfig
 from allinone_ros.tracker.factory import build_tracker
 
 log = logging.getLogger("eval_default_model")
 DISTRACTOR_CONVENTIONS = Conventions(ZeroSizePolicy.KEEP, AbsentPolicy.EXCLUDE, first_frame_groundtruth=False)
-
-
-def ensure_dataset(root: Path, seed: int, num_sequences: int, frames: int, with_distractor: bool) -> list[Sequence]:
-    cfg = SyntheticConfig(num_sequences=num_sequences, num_frames=frames, seed=seed,
-                          same_shape_distractor=with_distractor)
-    class_dir = root / cfg.class_name
-    expected = [class_dir / f"{cfg.class_name}-{k}" for k in range(1, num_sequences + 1)]
-    if not all((d / "groundtruth.txt").is_file() for d in expected):
-        log.info("generating %d sequences (seed %d) under %s", num_sequences, seed, root)
-        generate_dataset(root, cfg, overwrite=True)
-    meta_seed = json.loads((expected[0] / "meta.json").read_text())["seed"]
-    if meta_seed != seed:
-        raise ValueError(f"{root} holds sequences of seed {meta_seed}, expected {seed}; use another --data-root")
-    wanted = {d.name for d in expected}
-    return [s for s in open_dataset("lasot", root) if s.name in wanted]
-
-
-def run_sequence(tracker: Tracker, seq: Sequence, text: str) -> np.ndarray:
-    boxes = np.zeros((len(seq), 4))
-    tracker.initialize(read_frame(seq.frame_paths[0]), seq.boxes_xywh[0], text)
-    boxes[0] = seq.boxes_xywh[0]
-    for i in range(1, len(seq)):
-        boxes[i] = tracker.track(read_frame(seq.frame_paths[i])).box_xywh
-    return boxes
-
-
-def score(results: list) -> dict[str, float]:
-    s = summarize(results)
-    return {"auc": s.auc, "precision_20": s.precision_20, "norm_precision_020": s.norm_precision_at_020,
-            "success_050": s.success_rate_050, "sequences": s.num_sequences}
-
-
-def distractor_track(seq_dir: Path) -> tuple[str, np.ndarray, np.ndarray]:
-    """Sentence naming the first same-shape distractor, its clipped boxes and visibility."""
-    meta = json.loads((seq_dir / "meta.json").read_text())
-    d = next(x for x in meta["distractors"] if x["role"] == "same_shape")
-    w, h = meta["frame_size_wh"]
-    boxes = np.stack([clip_box_to_frame(np.asarray(b, dtype=np.float64), w, h) for b in d["track_xywh"]])
-    visible = (boxes[:, 2] >= 1.0) & (boxes[:, 3] >= 1.0)
-    return f"the {d['colour']} {d['shape']}", boxes, visible
 
 
 def model_latency_ms(tracker: Tracker, repeats: int = 50) -> float:

@@ -31,16 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_default_model import ensure_dataset, run_sequence, score  # noqa: E402
-
-from allinone_ros.data.frames import read_frame  # noqa: E402
-from allinone_ros.data.sequence import Sequence  # noqa: E402
-from allinone_ros.evaluation.metrics import evaluate_sequence, preset  # noqa: E402
-from allinone_ros.grounding import GrounderConfig, build_grounder  # noqa: E402
-from allinone_ros.tracker import TrackerConfig  # noqa: E402
-from allinone_ros.tracker.factory import build_tracker  # noqa: E402
-from allinone_ros.tracker.lost import LostConfig, ManagedTracker, box_iou  # noqa: E402
+from allinone_ros.data.frames import read_frame
+from allinone_ros.data.sequence import Sequence
+from allinone_ros.evaluation.metrics import evaluate_sequence, preset
+from allinone_ros.evaluation.synthetic_sets import ensure_dataset, run_sequence, score
+from allinone_ros.grounding import GrounderConfig, build_grounder
+from allinone_ros.tracker import TrackerConfig
+from allinone_ros.tracker.factory import build_tracker
+from allinone_ros.tracker.lost import LostConfig, ManagedTracker, box_iou
 
 log = logging.getLogger("eval_grounding")
 

@@ -13,7 +13,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 stamp="$VENV/.allinone-core-stamp"
-want="$(cat "$ROOT/requirements/core.txt" "$ROOT/requirements/test.txt" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/requirements/core.txt" "$ROOT/requirements/test.txt" "$ROOT/setup.py" "$ROOT/setup.cfg" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing core + test requirements"
   "${PIP[@]}" install -q -r "$ROOT/requirements/core.txt" -r "$ROOT/requirements/test.txt"

@@ -185,10 +185,25 @@ def test_invalid_runtime_parameter_values_are_refused_with_a_reason(h: Harness) 
 # --------------------------------------------------------------------------- tracking
 
 
+def _frame_counters(h: Harness) -> dict[str, int]:
+    """The node's cumulative frame counters from its first diagnostics snapshot taken from now on (1 Hz)."""
+    now_ns = time.time_ns()
+
+    def fresh() -> Any:
+        return next((r.msg for r in h.peer.collected("diagnostics") if stamp_of(r.msg) > now_ns), None)
+    msg = wait_until(fresh, 5.0)
+    assert msg is not None, "no diagnostics from the node"
+    values = diagnostic_values(msg.status[0])
+    return {k: int(values[f"frames_{k}"]) for k in ("received", "dropped")}
+
+
 def test_box_request_tracks_a_30hz_stream_then_stop_returns_to_idle(h: Harness) -> None:
+    before = _frame_counters(h)
     t0 = time.monotonic()
     idle_stamps = h.stream(10)
     request_stamp = idle_stamps[-1]  # still in the node's frame history
+    # processed (as IDLE) before the request comes: otherwise tracking legitimately starts on it
+    assert h.peer.wait_for_stamp("target", request_stamp, 5.0) is not None, "no target for the last idle image"
     log_at = h.node.log_size()
     h.request("the red box", box=FIRST_BOX, stamp_ns=request_stamp)
     assert h.node.wait_for_log(r"tracking started on the image stamped %.9f" % (request_stamp / 1e9), 5, log_at)
@@ -205,7 +220,19 @@ def test_box_request_tracks_a_30hz_stream_then_stop_returns_to_idle(h: Harness) 
     assert set(stamps) <= published, "a target carries a stamp that no published image had"
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), "targets out of order or duplicated"
     assert all(t.header.frame_id == "camera" for t in targets)
-    assert len(targets) >= 0.8 * len(published), f"only {len(targets)} targets for {len(published)} images"
+    # On a loaded machine images legitimately go missing, in two places. Newest image wins: one still
+    # waiting in the node when a newer one arrives is dropped and counted (frames_dropped, cumulative).
+    # And while the node's executor is held up, its depth-1 DDS queue replaces images it never sees
+    # (not counted as dropped; frames_received of its diagnostics counts the ones it got). So: every
+    # image the node received comes back as a target or is counted as dropped (10% slack for targets
+    # lost on the way back), and at least half of the published images reach the node at all.
+    assert targets, "no target at all"
+    after = _frame_counters(h)
+    received, dropped = (after[k] - before[k] for k in ("received", "dropped"))
+    assert len(targets) + dropped >= 0.9 * received, \
+        f"{len(targets)} targets + {dropped} dropped for {received} images received by the node"
+    assert received >= 0.5 * len(published), f"the node received only {received} of {len(published)} images"
+    lost_before_node = len(published) - received
 
     by_stamp = {stamp_of(t): t for t in targets}
     states = [t.state for t in targets]
@@ -217,7 +244,15 @@ def test_box_request_tracks_a_30hz_stream_then_stop_returns_to_idle(h: Harness) 
     assert set(states[last_track + 1:]) == {TrackedTarget.STATE_IDLE}
     assert all(by_stamp[s].state == TrackedTarget.STATE_IDLE for s in idle_stamps if s in by_stamp)
     assert all(by_stamp[s].state == TrackedTarget.STATE_IDLE for s in idle_after if s in by_stamp)
-    assert states.count(TrackedTarget.STATE_TRACKING) >= 0.8 * len(track_stamps)
+    # the tracking window, from the last target before tracking to the last TRACKING one: each track
+    # image is a TRACKING target, dropped, or one of those that never reached the node (10% slack);
+    # and tracking really happened
+    tracked = states.count(TrackedTarget.STATE_TRACKING)
+    dropped_tracking = targets[last_track].frames_dropped - targets[max(first_track - 1, 0)].frames_dropped
+    assert tracked + dropped_tracking + lost_before_node >= 0.9 * len(track_stamps), \
+        f"{tracked} TRACKING targets + {dropped_tracking} dropped + {lost_before_node} lost before the node " \
+        f"for {len(track_stamps)} track images"
+    assert tracked >= len(track_stamps) / 3, f"only {tracked} TRACKING targets for {len(track_stamps)} track images"
 
     for t in targets:
         assert (t.image_width, t.image_height) == (SIZE[1], SIZE[0])

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
-from .common import run_cli, set_threads, setup_logging
+from .common import cli_main, set_threads
 
-log = logging.getLogger("allinone-bench")
 PROG = "allinone-bench"
 
 
@@ -84,9 +82,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import run_cli, setup_logging
+from .common import TRUST_CHECKPOINT_HELP, cli_main
 
 if TYPE_CHECKING:
     from ..backends import BackendConfig
     from ..model import AllInOne
 
-log = logging.getLogger("allinone-build-engine")
 PROG = "allinone-build-engine"
 
 
@@ -37,8 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnxruntime execution provider (repeatable; default cuda on GPU, cpu on CPU)")
     p.add_argument("--on-mismatch", choices=("rebuild", "error"), default="rebuild")
     p.add_argument("--force", action="store_true", help="delete an existing artifact first and build anew")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow full unpickling of the checkpoint (runs code in the file; only for trusted files)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -89,9 +86,7 @@ def _remove_cached(model: AllInOne, config: BackendConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared helpers for command-line tools: logging set-up and clean error exits."""
+"""Shared helpers for command-line tools: entry point, logging set-up, common arguments and clean error exits."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +21,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
 )
 
+TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
+
 
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -41,6 +43,14 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 def set_threads(threads: int) -> None:
     if threads > 0:
         torch.set_num_threads(threads)
+
+
+def cli_main(prog: str, build_parser: Callable[[], argparse.ArgumentParser],
+             run: Callable[[argparse.Namespace], int], argv: list[str] | None = None) -> int:
+    """The usual entry point: parse ``argv``, set up logging from ``--verbose``, then :func:`run_cli`."""
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    return run_cli(prog, lambda: run(args))
 
 
 def run_cli(prog: str, body: Callable[[], int]) -> int:

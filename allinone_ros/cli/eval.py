@@ -13,7 +13,7 @@ from ..data.sequence import Sequence
 from ..evaluation.runner import MODES, EvalJob, run_evaluation
 from ..tracker import TrackerConfig
 from . import metrics as metrics_cli
-from .common import run_cli, setup_logging
+from .common import cli_main
 
 PROG = "allinone-eval"
 
@@ -89,9 +89,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

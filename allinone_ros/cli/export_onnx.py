@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import run_cli, setup_logging
+from .common import TRUST_CHECKPOINT_HELP, cli_main
 
 if TYPE_CHECKING:
     from ..backends.graph import InferenceGraph
 
-log = logging.getLogger("allinone-export-onnx")
 PROG = "allinone-export-onnx"
 
 
@@ -29,8 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FP16 weights and compute, float32 inputs/outputs (for TensorRT 11, which has no FP16 flag)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip comparing onnxruntime (CPU) with PyTorch on random inputs")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow full unpickling of the checkpoint (runs code in the file; only for trusted files)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -75,9 +72,7 @@ def _verify(graph: InferenceGraph, path: Path, precision: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..data.synthetic import SyntheticConfig, generate_dataset
-from .common import run_cli, setup_logging
+from .common import cli_main
 
 PROG = "allinone-make-synthetic"
 
@@ -76,9 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

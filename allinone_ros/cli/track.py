@@ -19,7 +19,7 @@ from ..tracker import TrackerConfig
 from ..tracker.factory import build_tracker
 from ..tracker.lost import ManagedTracker
 from ..visualize import VideoSink, draw_box
-from .common import parse_box, run_cli, set_threads, setup_logging
+from .common import TRUST_CHECKPOINT_HELP, cli_main, parse_box, set_threads
 
 log = logging.getLogger("allinone-track")
 PROG = "allinone-track"
@@ -37,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-video", type=Path, default=None, help="write an annotated video (.mp4 or .avi)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch default)")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow full unpickling of the checkpoint (runs code in the file; only for trusted files)")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--nl-only", action="store_true",
                    help="start from the sentence alone: any initial box is ignored and the grounder finds the target "
@@ -149,9 +148,7 @@ def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iter
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    return run_cli(PROG, lambda: _run(args))
+    return cli_main(PROG, build_parser, _run, argv)
 
 
 if __name__ == "__main__":

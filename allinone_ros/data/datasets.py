@@ -51,7 +51,7 @@ from allinone_ros.data.sequence import (
     find_frames,
     list_frames,
     natural_key,
-    read_boxes_xywh,
+    read_groundtruth,
     read_sequence_dir,
     valid_box_mask,
 )
@@ -206,9 +206,7 @@ def _read_otb_sequence(root: Path, name: str, sentence: str) -> Sequence:
     if not gt_path.is_file():
         raise DatasetLayoutError(f"{gt_path}: OTB ground truth missing")
     frames = find_frames(seq_dir)
-    boxes = read_boxes_xywh(gt_path)
-    if boxes.shape[0] > len(frames):
-        raise DatasetLayoutError(f"{gt_path}: {boxes.shape[0]} boxes but only {len(frames)} frames in {seq_dir}")
+    boxes = read_groundtruth(gt_path, frames, seq_dir)
     if boxes.shape[0] < len(frames):
         LOGGER.info("%s: %d boxes for %d frames; aligning to the last frames", name, boxes.shape[0], len(frames))
         frames = frames[len(frames) - boxes.shape[0] :]

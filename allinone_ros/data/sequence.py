@@ -140,6 +140,14 @@ def read_boxes_xywh(path: Path) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
+def read_groundtruth(gt_path: Path, frames: tuple[Path, ...], seq_dir: Path) -> np.ndarray:
+    """Ground-truth boxes of the sequence in ``seq_dir``; more boxes than ``frames`` is a layout error."""
+    boxes = read_boxes_xywh(gt_path)
+    if boxes.shape[0] > len(frames):
+        raise DatasetLayoutError(f"{gt_path}: {boxes.shape[0]} boxes but only {len(frames)} frames in {seq_dir}")
+    return boxes
+
+
 def read_flags(path: Path) -> np.ndarray:
     """Read 0/1 flags separated by commas, whitespace or newlines as a bool array."""
     parts = [p for p in _SPLIT_RE.split(path.read_text().strip()) if p]
@@ -197,9 +205,7 @@ def read_sequence_dir(path: PathLike, name: str | None = None, sentence: str | N
         raise DatasetLayoutError(f"{seq_dir}: not a directory (expected a sequence directory)")
     frames = find_frames(seq_dir)
     gt_path = find_groundtruth(seq_dir)
-    boxes = read_boxes_xywh(gt_path)
-    if boxes.shape[0] > len(frames):
-        raise DatasetLayoutError(f"{gt_path}: {boxes.shape[0]} boxes but only {len(frames)} frames in {seq_dir}")
+    boxes = read_groundtruth(gt_path, frames, seq_dir)
     if boxes.shape[0] < len(frames):
         LOGGER.debug("%s: ground truth covers %d of %d frames", seq_dir, boxes.shape[0], len(frames))
 

@@ -58,6 +58,7 @@ import sys
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import rclpy
@@ -351,25 +352,25 @@ class TrackerNode(LifecycleNode):
 
     @_logged_transition
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_processing()
-        self._teardown_configured()
-        self._lifecycle = "unconfigured"
+        self._release_all("unconfigured")
         self.get_logger().info("unconfigured: model and publishers released")
         return super().on_cleanup(state)
 
     @_logged_transition
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_processing()
-        self._teardown_configured()
-        self._lifecycle = "finalized"
+        self._release_all("finalized")
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().error(f"error during a transition from {state.label}; releasing everything")
+        self._release_all("unconfigured")
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release_all(self, lifecycle: str) -> None:
+        """Stop processing, release what configure made, and record the new lifecycle state."""
         self._stop_processing()
         self._teardown_configured()
-        self._lifecycle = "unconfigured"
-        return TransitionCallbackReturn.SUCCESS
+        self._lifecycle = lifecycle
 
     def _stop_processing(self) -> None:
         for sub in self._subscriptions_active:
@@ -421,27 +422,22 @@ class TrackerNode(LifecycleNode):
             worker.submit_frame(msg)
 
     def _on_command(self, msg: String) -> None:
-        try:
-            command = parse_command_text(msg.data, self._live.max_sentence_chars)
-        except CommandError as exc:
-            self._warnings.warn(f"track_command ignored: {exc}")
-            return
-        self.get_logger().info(f"track_command: {command.describe()}")
-        self._submit(command)
+        self._submit("track_command", lambda: parse_command_text(msg.data, self._live.max_sentence_chars))
 
     def _on_request(self, msg: TrackRequest) -> None:
-        try:
-            command = parse_track_request(
-                msg.sentence, msg.has_box, msg.x, msg.y, msg.width, msg.height,
-                msg.stamp.sec, msg.stamp.nanosec, self._live.max_sentence_chars,
-            )
-        except CommandError as exc:
-            self._warnings.warn(f"track_request ignored: {exc}")
-            return
-        self.get_logger().info(f"track_request: {command.describe()}")
-        self._submit(command)
+        self._submit("track_request", lambda: parse_track_request(
+            msg.sentence, msg.has_box, msg.x, msg.y, msg.width, msg.height,
+            msg.stamp.sec, msg.stamp.nanosec, self._live.max_sentence_chars,
+        ))
 
-    def _submit(self, command: Command) -> None:
+    def _submit(self, topic: str, parse: Callable[[], Command]) -> None:
+        """Parse a message from ``topic`` and hand the command to the worker; a bad one is warned about."""
+        try:
+            command = parse()
+        except CommandError as exc:
+            self._warnings.warn(f"{topic} ignored: {exc}")
+            return
+        self.get_logger().info(f"{topic}: {command.describe()}")
         worker = self._worker
         if worker is not None:
             worker.submit_command(command)
