@@ -278,6 +278,33 @@ def test_tracking_loss_promotes_bfloat16_inputs() -> None:
     assert total.item() == pytest.approx(reference.item(), rel=1e-6)
 
 
+def test_tracking_loss_negative_pairs_only_push_their_scores_down() -> None:
+    # Pair 0 is perfect (box losses 0), pair 1 is a negative whose predicted box is far off: it must
+    # not add box loss. Score maps 0.5 everywhere; pair 0's target is a single cell (radius 0), so
+    # focal = -(0.25 log 0.5 + 255 * 0.25 log 0.5   [pair 0]  + 256 * 0.25 log 0.5 [pair 1]) / 1
+    #       = -128 log 0.5 (one positive cell in the batch). Alignment needs two present pairs: none.
+    box = torch.tensor([[0.5, 0.5, 1 / 16, 1 / 16], [0.2, 0.2, 0.1, 0.1]], dtype=torch.float64)
+    pred = torch.tensor([[0.5, 0.5, 1 / 16, 1 / 16], [0.9, 0.9, 0.05, 0.3]], dtype=torch.float64)
+    score = torch.full((2, 1, 16, 16), 0.5, dtype=torch.float64)
+    e = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    present = torch.tensor([True, False])
+    total, parts = TrackingLoss()(pred, score, box, e, e.clone(), e.clone(), present)
+    assert parts["giou"].item() == pytest.approx(0.0, abs=1e-12)
+    assert parts["l1"].item() == pytest.approx(0.0, abs=1e-12)
+    assert parts["focal"].item() == pytest.approx(-128 * math.log(0.5), rel=1e-12)
+    assert "cma" not in parts and "ima" not in parts
+    assert total.item() == pytest.approx(-128 * math.log(0.5), rel=1e-12)
+    # all present: the same as giving no mask
+    ones = torch.ones(2, dtype=torch.bool)
+    with_mask = TrackingLoss()(pred, score, box, e, e.clone(), e.clone(), ones)[0]
+    assert with_mask.item() == pytest.approx(TrackingLoss()(pred, score, box, e, e.clone(), e.clone())[0].item())
+    # only negatives: focal of an all-empty heat map (normalised by max(num_pos, 1) = 1), finite
+    total, parts = TrackingLoss()(pred, score, box, present=torch.zeros(2, dtype=torch.bool))
+    assert total.item() == pytest.approx(-2 * 256 * 0.25 * math.log(0.5), rel=1e-12)
+    with pytest.raises(ValueError, match="present must have shape"):
+        TrackingLoss()(pred, score, box, present=torch.ones(3, dtype=torch.bool))
+
+
 def test_tracking_loss_needs_all_alignment_inputs() -> None:
     box = torch.tensor([[0.5, 0.5, 0.2, 0.2]])
     score = torch.full((1, 1, 16, 16), 0.5)

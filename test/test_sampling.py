@@ -142,6 +142,32 @@ def test_only_visible_frames_within_the_gap_are_paired(tmp_path: Path) -> None:
     assert seen == {(3, 4), (4, 6), (10, 11)}
 
 
+def test_negative_pairs_search_an_absent_frame_around_the_last_visible_box(tmp_path: Path) -> None:
+    # The white box is drawn in every frame, also where the flags say "out of view": a negative's
+    # search crop comes from the absent frame, so its white pixels show where that frame's box is.
+    flags = [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+    seq = read_sequence_dir(_write_sequence(tmp_path, "absent-1", 12, out_of_view=flags))
+    sampler = PairSampler([seq], PairSamplingConfig(max_gap=3, negative_prob=1.0, center_jitter=0.0,
+                                                    scale_jitter=0.0))
+    rng = np.random.default_rng(8)
+    seen = set()
+    for _ in range(40):
+        pair = sampler.sample(rng)
+        assert not pair.search_present
+        assert flags[pair.search_frame] == 1 and flags[pair.template_frame] == 0
+        reference = max(t for t in range(pair.search_frame) if flags[t] == 0)  # last visible before
+        assert pair.search_frame - 3 <= pair.template_frame <= reference
+        box = seq.boxes_xywh[reference]
+        assert np.allclose(pair.search_jittered_box_xywh, box)  # no jitter: crop around that box
+        geom = crop_geometry(tuple(box), 4.0, 256)
+        assert pair.search_geometry == geom
+        seen.add((pair.template_frame, pair.search_frame))
+    assert {s for _, s in seen} == {2, 3, 7}
+    # negative_prob 0 (the default) never gives one
+    plain = PairSampler([seq], PairSamplingConfig(max_gap=3))
+    assert all(plain.sample(np.random.default_rng(k)).search_present for k in range(20))
+
+
 def test_sample_frame_pair_rules() -> None:
     rng = np.random.default_rng(0)
     visible = np.array([0, 5, 6, 20])

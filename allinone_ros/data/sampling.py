@@ -25,6 +25,13 @@ Frame choice (OSTrack's "causal" mode): the search frame comes after the templat
 most ``max_gap`` frames later; both must be visible. A sequence whose only visible frame is
 alone gives a pair of that frame with itself (as for still-image datasets); a sequence with
 no visible pair within ``max_gap`` is skipped and another one is drawn.
+
+Negative pairs (``negative_prob`` > 0, off by default as in the release): the search frame is
+one where the target is *absent* (fully occluded or out of view) and the search crop is taken,
+jittered as usual, around the target's last visible box before it -- what the tracker looks at
+while the target is hidden. Such a pair has ``search_present = False``; its search boxes
+describe that last visible box. Training on them teaches a low score map where the target is
+not to be seen, instead of the best-looking distractor.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class PairSamplingConfig:
     max_gap: int = 200
     causal: bool = True
     max_tries: int = 100
+    negative_prob: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("template_factor", "search_factor"):
@@ -71,6 +79,8 @@ class PairSamplingConfig:
         for name in ("center_jitter", "scale_jitter", "template_center_jitter", "template_scale_jitter"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.negative_prob <= 1.0:
+            raise ValueError(f"negative_prob must be in [0, 1], got {self.negative_prob}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +100,7 @@ class TrainingPair:
     template_geometry: CropGeometry
     search_geometry: CropGeometry
     search_jittered_box_xywh: np.ndarray  # (4,) float64, the box the search crop was taken around
+    search_present: bool = True  # False: negative pair, the target is absent from the search frame
 
 
 def jitter_box(box_xywh: np.ndarray, center_jitter: float, scale_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -123,6 +134,36 @@ def _visible_frames(seq: Sequence) -> np.ndarray:
     finite = np.all(np.isfinite(boxes), axis=1)
     ok = np.asarray(seq.visible, dtype=bool) & finite & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     return np.flatnonzero(ok[: len(seq.frame_paths)])
+
+
+def _absent_frames(seq: Sequence) -> np.ndarray:
+    """Indices of frames with ground truth where the target is not visible (occluded, out of view)."""
+    n = min(seq.boxes_xywh.shape[0], len(seq.frame_paths))
+    return np.flatnonzero(~np.asarray(seq.visible[:n], dtype=bool))
+
+
+def sample_negative_frames(
+    visible: np.ndarray, absent: np.ndarray, max_gap: int, rng: np.random.Generator
+) -> tuple[int, int, int] | None:
+    """(template, search, reference) frames of a negative pair, or None if the sequence has none.
+
+    ``search`` is an absent frame with a visible frame at most ``max_gap`` before it;
+    ``reference`` is the last visible frame before ``search``, ``template`` a visible frame in
+    ``[search - max_gap, reference]``.
+    """
+    if visible.size == 0 or absent.size == 0:
+        return None
+    last_before = np.searchsorted(visible, absent) - 1  # index into visible, -1: none before
+    ok = last_before >= 0
+    ok[ok] &= absent[ok] - visible[last_before[ok]] <= max_gap
+    candidates = np.flatnonzero(ok)
+    if candidates.size == 0:
+        return None
+    k = int(candidates[rng.integers(candidates.size)])
+    search, reference = int(absent[k]), int(visible[last_before[k]])
+    window = visible[(visible >= search - max_gap) & (visible <= reference)]
+    template = int(window[rng.integers(window.size)])
+    return template, search, reference
 
 
 def sample_frame_pair(
@@ -173,6 +214,8 @@ class PairSampler:
         self.config = config if config is not None else PairSamplingConfig()
         self.frame_loader = frame_loader
         self._visible = [_visible_frames(s) for s in self.sequences]
+        self._absent = [_absent_frames(s) for s in self.sequences]
+        self._with_absence = [i for i, a in enumerate(self._absent) if a.size and self._visible[i].size]
         if not any(v.size for v in self._visible):
             names = [s.name for s in self.sequences[:5]]
             raise ValueError(f"no sequence has a visible target frame (first sequences: {names})")
@@ -180,6 +223,10 @@ class PairSampler:
     def sample(self, rng: np.random.Generator) -> TrainingPair:
         """One pair; raises ``RuntimeError`` after ``max_tries`` draws without a usable pair."""
         cfg = self.config
+        if cfg.negative_prob > 0 and self._with_absence and rng.random() < cfg.negative_prob:
+            pair = self._sample_negative(rng)
+            if pair is not None:
+                return pair
         for _ in range(cfg.max_tries):
             index = int(rng.integers(len(self.sequences)))
             frames = sample_frame_pair(self._visible[index], cfg.max_gap, cfg.causal, rng)
@@ -189,6 +236,19 @@ class PairSampler:
             if pair is not None:
                 return pair
         raise RuntimeError(f"no usable template/search pair after {cfg.max_tries} tries")
+
+    def _sample_negative(self, rng: np.random.Generator) -> TrainingPair | None:
+        cfg = self.config
+        for _ in range(cfg.max_tries):
+            index = self._with_absence[int(rng.integers(len(self._with_absence)))]
+            frames = sample_negative_frames(self._visible[index], self._absent[index], cfg.max_gap, rng)
+            if frames is None:
+                continue
+            pair = self._make_pair(self.sequences[index], frames[0], frames[1], rng, reference_frame=frames[2])
+            if pair is not None:
+                return pair
+        LOGGER.debug("no negative pair after %d tries: drawing a positive one", cfg.max_tries)
+        return None
 
     def make_pair(
         self, seq: Sequence, template_frame: int, search_frame: int, rng: np.random.Generator
@@ -203,10 +263,12 @@ class PairSampler:
             raise ValueError(f"{seq.name!r}: frames {template_frame}/{search_frame} give an empty target crop")
         return pair
 
-    def _make_pair(self, seq: Sequence, t_frame: int, s_frame: int, rng: np.random.Generator) -> TrainingPair | None:
+    def _make_pair(self, seq: Sequence, t_frame: int, s_frame: int, rng: np.random.Generator,
+                   reference_frame: int | None = None) -> TrainingPair | None:
+        """The pair; with ``reference_frame`` a negative one (search crop around that frame's box)."""
         cfg = self.config
         t_box = seq.boxes_xywh[t_frame]
-        s_box = seq.boxes_xywh[s_frame]
+        s_box = seq.boxes_xywh[s_frame if reference_frame is None else reference_frame]
         t_jit = jitter_box(t_box, cfg.template_center_jitter, cfg.template_scale_jitter, rng)
         s_jit = jitter_box(s_box, cfg.center_jitter, cfg.scale_jitter, rng)
         try:
@@ -237,4 +299,5 @@ class PairSampler:
             template_geometry=t_geom,
             search_geometry=s_geom,
             search_jittered_box_xywh=s_jit,
+            search_present=reference_frame is None,
         )

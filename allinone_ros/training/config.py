@@ -83,6 +83,7 @@ class DataConfig:
     brightness_jitter: float = 0.2
     grayscale_prob: float = 0.05
     hflip_prob: float = 0.0  # mirrors both crops and swaps "left"/"right" in the sentence
+    negative_prob: float = 0.0  # search frame with the target absent (see allinone_ros.data.sampling)
     num_workers: int = 2
 
     def __post_init__(self) -> None:
@@ -96,7 +97,7 @@ class DataConfig:
             _check_number(self, name, low=0.0, low_open=True)
         for name in ("center_jitter", "scale_jitter"):
             _check_number(self, name, low=0.0)
-        for name in ("brightness_jitter", "grayscale_prob", "hflip_prob"):
+        for name in ("brightness_jitter", "grayscale_prob", "hflip_prob", "negative_prob"):
             _check_number(self, name, low=0.0, high=1.0)
 
 

@@ -74,6 +74,7 @@ class PairDataset:
             template_factor=data.template_factor, template_size=model.template_size,
             search_factor=data.search_factor, search_size=model.search_size,
             center_jitter=data.center_jitter, scale_jitter=data.scale_jitter, max_gap=max(1, data.max_gap),
+            negative_prob=data.negative_prob,
         )
         samplers = []
         for src in data.sources:
@@ -94,6 +95,7 @@ class PairDataset:
             "template": to_tensor(pair.template),
             "search": to_tensor(pair.search),
             "box_cxcywh": torch.from_numpy(np.asarray(pair.search_box_cxcywh, dtype=np.float32)),
+            "present": pair.search_present,
             "sentence": pair.sentence,
         }
 
@@ -136,6 +138,7 @@ class Collate:
             "template": torch.stack([it["template"] for it in items]),
             "search": torch.stack([it["search"] for it in items]),
             "box_cxcywh": torch.stack([it["box_cxcywh"] for it in items]),
+            "present": torch.tensor([bool(it.get("present", True)) for it in items]),
             "sentence": sentences,
             "input_ids": ids,
             "attention_mask": mask,

@@ -272,7 +272,10 @@ class TrackingLoss(nn.Module):
     * ``pred_score_map`` (B, 1, S, S): the score map, probabilities in [0, 1];
     * ``gt_box_cxcywh`` (B, 4): the target in the search crop (unclamped);
     * ``vision_x``, ``vision_z``, ``language`` (B, D): the alignment-head embeddings. Give all
-      three or none; with none, CMA and IMA are left out.
+      three or none; with none, CMA and IMA are left out;
+    * ``present`` (B,) bool, optional: False marks a negative pair (target absent from the search
+      crop). Its heat map is empty (the focal loss pushes its scores down) and it takes no part in
+      the box and alignment losses, which average over the present pairs only.
 
     Float16/bfloat16 inputs (autocast) are promoted to float32 before any loss is computed.
     ``components`` holds detached ``giou``, ``l1``, ``focal``, ``cma``, ``ima`` (when present),
@@ -291,6 +294,7 @@ class TrackingLoss(nn.Module):
         vision_x: Tensor | None = None,
         vision_z: Tensor | None = None,
         language: Tensor | None = None,
+        present: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         w = self.weights
         pred_boxes_cxcywh = _at_least_float32(pred_boxes_cxcywh)
@@ -308,11 +312,22 @@ class TrackingLoss(nn.Module):
         if pred_score_map.ndim != 4 or pred_score_map.shape[-1] != pred_score_map.shape[-2]:
             raise ValueError(f"pred_score_map must be (B, 1, S, S), got {tuple(pred_score_map.shape)}")
 
-        pred_xyxy = box_cxcywh_to_xyxy(pred_boxes_cxcywh)
-        gt_xyxy = box_cxcywh_to_xyxy(gt_box_cxcywh).clamp(0.0, 1.0)
-        loss_giou, iou = giou_loss(pred_xyxy, gt_xyxy)
-        loss_l1 = l1_loss(pred_xyxy, gt_xyxy)
+        if present is None:
+            keep = torch.ones(gt_box_cxcywh.shape[0], dtype=torch.bool, device=gt_box_cxcywh.device)
+        else:
+            keep = present.to(device=gt_box_cxcywh.device, dtype=torch.bool)
+            if keep.shape != gt_box_cxcywh.shape[:1]:
+                raise ValueError(f"present must have shape ({gt_box_cxcywh.shape[0]},), got {tuple(keep.shape)}")
+        pred_xyxy = box_cxcywh_to_xyxy(pred_boxes_cxcywh[keep])
+        gt_xyxy = box_cxcywh_to_xyxy(gt_box_cxcywh[keep]).clamp(0.0, 1.0)
+        if bool(keep.any()):
+            loss_giou, iou = giou_loss(pred_xyxy, gt_xyxy)
+            loss_l1 = l1_loss(pred_xyxy, gt_xyxy)
+        else:  # only negatives: no box to regress
+            loss_giou = loss_l1 = pred_boxes_cxcywh.sum() * 0.0
+            iou = pred_boxes_cxcywh.new_full((1,), float("nan"))
         gt_heat = gaussian_center_heatmap(gt_box_cxcywh, pred_score_map.shape[-1], w.min_overlap)
+        gt_heat = gt_heat * keep.to(gt_heat.dtype)[:, None, None, None]  # (B, 1, S, S), empty for negatives
         loss_focal = focal_loss(pred_score_map, gt_heat)
         total = w.giou * loss_giou + w.l1 * loss_l1 + w.focal * loss_focal
         components = {"giou": loss_giou, "l1": loss_l1, "focal": loss_focal}
@@ -321,12 +336,11 @@ class TrackingLoss(nn.Module):
         missing = [name for name, value in given.items() if value is None]
         if 0 < len(missing) < 3:
             raise ValueError(f"alignment losses need vision_x, vision_z and language together; missing {missing}")
-        if not missing:
+        if not missing and int(keep.sum()) >= 2:  # NT-Xent needs two pairs
             assert vision_x is not None and vision_z is not None and language is not None
-            cma = w.cma_search * nt_xent(vision_x, language, w.temperature) + w.cma_template * nt_xent(
-                vision_z, language, w.temperature
-            )
-            ima = w.ima * nt_xent(vision_x, vision_z, w.temperature)
+            vx, vz, vl = vision_x[keep], vision_z[keep], language[keep]
+            cma = w.cma_search * nt_xent(vx, vl, w.temperature) + w.cma_template * nt_xent(vz, vl, w.temperature)
+            ima = w.ima * nt_xent(vx, vz, w.temperature)
             total = total + cma + ima
             components["cma"] = cma
             components["ima"] = ima

@@ -176,7 +176,8 @@ class Trainer:
         with torch.autocast(device_type=dev.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             out = self.forward_module(template, search, keep_ratio, **text_kwargs)
         pred_box, _ = decode_box(out.score_map, out.size_map, out.offset_map)  # (B, 4) cxcywh
-        loss, parts = self.criterion(pred_box, out.score_map, gt, out.vision_x, out.vision_z, out.language)
+        present = batch["present"].to(dev, non_blocking=True) if "present" in batch else None
+        loss, parts = self.criterion(pred_box, out.score_map, gt, out.vision_x, out.vision_z, out.language, present)
         if not torch.isfinite(loss) and not self.scaler.is_enabled():  # fp16: the scaler skips such steps
             raise FloatingPointError(f"non-finite loss {float(loss)} at step {self.global_step} ({parts})")
         self.optimizer.zero_grad(set_to_none=True)
