@@ -151,5 +151,6 @@ def test_build_engine_cli_explains_tensorrt_on_cpu(tmp_path, capsys):
     from builders import tiny_checkpoint
 
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
-    assert main([str(ckpt), "--backend", "tensorrt", "--device", "cpu", "--cache-dir", str(tmp_path)]) == 1
+    # a user error: one line, exit 2, as in every CLI
+    assert main([str(ckpt), "--backend", "tensorrt", "--device", "cpu", "--cache-dir", str(tmp_path)]) == 2
     assert "runs on CUDA devices" in capsys.readouterr().err

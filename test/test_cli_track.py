@@ -141,3 +141,34 @@ def test_video_without_init_box_is_an_error(tmp_path, ckpt, capsys):
     w.release()
     assert main(["--checkpoint", str(ckpt), "--video", str(video), "--no-progress"]) == 2
     assert "--init-box" in capsys.readouterr().err
+
+
+def test_onnxruntime_backend_writes_the_eager_boxes_also_in_the_lost_loop(tmp_path, ckpt, sequence, capsys):
+    seq, _ = sequence
+    base = ["--checkpoint", str(ckpt), "--sequence", str(seq), "--threads", "1", "--no-progress"]
+    cache = tmp_path / "engines"
+    ort = ["--backend", "onnxruntime", "--engine-cache", str(cache)]
+    for mode in ([], ["--lost-loop", "--grounder", "none"]):
+        eager_out, ort_out = tmp_path / "eager.txt", tmp_path / "ort.txt"
+        assert main(base + mode + ["--output", str(eager_out)]) == 0
+        assert "eager fp32 (cpu)" in capsys.readouterr().err
+        assert main(base + mode + ort + ["--output", str(ort_out)]) == 0
+        assert "onnxruntime fp32 (cpu)" in capsys.readouterr().err
+        np.testing.assert_allclose(np.loadtxt(ort_out, delimiter=","), np.loadtxt(eager_out, delimiter=","),
+                                   rtol=0, atol=1e-3, err_msg=f"mode {mode}")
+    assert len(list(cache.glob("*.onnx"))) == 1  # exported once, then taken from the cache
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize(("device", "expected"), [
+    ("cpu", "backend 'tensorrt' runs on CUDA devices, but device is 'cpu'; use backend 'onnxruntime' or 'eager'"),
+    ("cuda", "device 'cuda' requested but torch sees no CUDA GPU here; use device 'cpu' with backend 'onnxruntime'"),
+])
+def test_tensorrt_without_cuda_fails_with_a_user_error(tmp_path, ckpt, sequence, capsys, device, expected):
+    seq, _ = sequence
+    code = main(["--checkpoint", str(ckpt), "--sequence", str(seq), "--backend", "tensorrt", "--device", device,
+                 "--engine-cache", str(tmp_path / "engines"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("allinone-track: error:") and expected in err  # what is missing, what to use instead
+    assert "Traceback" not in err

@@ -1,6 +1,7 @@
 """``allinone-eval`` end to end on a generated LaSOT-layout dataset: results, resume, tables, plots."""
 import numpy as np
 import pytest
+import torch
 
 from allinone_ros.cli.eval import main
 from allinone_ros.evaluation.results import read_boxes_file
@@ -67,3 +68,30 @@ def test_nl_only_without_grounder_and_unknown_sequence_fail_clearly(tmp_path, da
     assert "missing.safetensors" in capsys.readouterr().err
     assert main(base + ["--sequences", "nope-7"]) == 2
     assert "nope-7" in capsys.readouterr().err
+
+
+def test_onnxruntime_backend_in_two_workers_writes_the_eager_boxes(tmp_path, dataset, ckpt, capsys):
+    base = ["--dataset-root", str(dataset), "--checkpoint", str(ckpt), "--threads", "1", "--no-progress",
+            "--no-metrics"]
+    cache = tmp_path / "engines"
+    assert main(base + ["--out", str(tmp_path / "eager")]) == 0, capsys.readouterr().err
+    assert main(base + ["--out", str(tmp_path / "ort"), "--workers", "2", "--backend", "onnxruntime",
+                        "--engine-cache", str(cache)]) == 0, capsys.readouterr().err
+    for name in ("boat-3", "car-1", "car-2"):
+        np.testing.assert_allclose(read_boxes_file(tmp_path / "ort" / "tiny" / f"{name}.txt"),
+                                   read_boxes_file(tmp_path / "eager" / "tiny" / f"{name}.txt"), rtol=0, atol=1e-3)
+    # built once by the parent before the workers started; both workers used that one entry
+    (onnx,) = cache.glob("*.onnx")
+    assert sorted(p.name for p in cache.iterdir()) == [onnx.name, onnx.name + ".json"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_tensorrt_without_cuda_fails_before_the_workers_start(tmp_path, dataset, ckpt, capsys):
+    code = main(["--dataset-root", str(dataset), "--checkpoint", str(ckpt), "--out", str(tmp_path / "e"),
+                 "--workers", "2", "--backend", "tensorrt", "--engine-cache", str(tmp_path / "engines"),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("allinone-eval: error:") and "Traceback" not in err
+    assert "backend 'tensorrt' runs on CUDA devices" in err and "use backend 'onnxruntime' or 'eager'" in err
+    assert not list((tmp_path / "e").rglob("*.txt"))

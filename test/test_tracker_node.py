@@ -1,7 +1,9 @@
 """The tracker node as its own process (``python -m allinone_ros.ros.tracker_node``), driven over ROS 2.
 
-One node process (autostart, tiny random-weight checkpoint, CPU) serves every test here; each
-test leaves it idle. The test side is a real rclpy node (:class:`ros_helpers.Peer`).
+One node process (autostart, tiny random-weight checkpoint, CPU, ``backend:=onnxruntime`` with an
+engine cache in the test's directory) serves every test here; each test leaves it idle. The test
+side is a real rclpy node (:class:`ros_helpers.Peer`). The default backend (eager) runs in the
+lifecycle tests (test_tracker_node_lifecycle.py).
 """
 from __future__ import annotations
 
@@ -115,7 +117,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     node = NodeProcess(
         module_command(),
         {"checkpoint": str(checkpoint), "grounder": "none", "cpu_threads": 1, "debug_image": True,
-         "lost_threshold": 0.0},
+         "lost_threshold": 0.0, "backend": "onnxruntime", "engine_cache_dir": str(work / "engines")},
         domain, work,
     )
     peer = None
@@ -158,7 +160,8 @@ def test_declared_parameters_equal_config_yaml_and_have_descriptors(h: Harness) 
             assert (ranges[0].from_value, ranges[0].to_value) == spec.range, spec.name
     # the running node's values are the YAML defaults except the ones this test overrides
     values = h.peer.get_parameters(sorted(declared))
-    overridden = {"checkpoint", "grounder", "cpu_threads", "debug_image", "lost_threshold"}
+    overridden = {"checkpoint", "grounder", "cpu_threads", "debug_image", "lost_threshold", "backend",
+                  "engine_cache_dir"}
     assert {k: v for k, v in values.items() if k not in overridden} == \
         {k: v for k, v in yaml_params.items() if k not in overridden}
 
@@ -171,6 +174,9 @@ def test_invalid_runtime_parameter_values_are_refused_with_a_reason(h: Harness) 
         "device": ("cuda:0", "takes effect at the configure transition"),  # configure-time while active
         "autostart": (False, "read-only"),
         "qos_reliability": ("reliable", "takes effect at the configure transition"),
+        "backend": ("eager", "takes effect at the configure transition"),
+        "precision": ("fp16", "takes effect at the configure transition"),
+        "engine_cache_dir": ("/tmp/elsewhere", "takes effect at the configure transition"),
     }
     for name, (value, reason) in cases.items():
         (result,) = h.peer.set_parameters(**{name: value})
@@ -178,8 +184,9 @@ def test_invalid_runtime_parameter_values_are_refused_with_a_reason(h: Harness) 
         assert reason in result.reason, (name, result.reason)
     (sim_time,) = h.peer.set_parameters(use_sim_time=False)  # rclpy's own parameters stay settable
     assert sim_time.successful, sim_time.reason
-    values = h.peer.get_parameters(["lost_threshold", "lost_patience", "max_rate_hz", "device", "autostart"])
-    assert values == {"lost_threshold": 0.0, "lost_patience": 5, "max_rate_hz": 0.0, "device": "cpu", "autostart": True}
+    values = h.peer.get_parameters(["lost_threshold", "lost_patience", "max_rate_hz", "device", "autostart", "backend"])
+    assert values == {"lost_threshold": 0.0, "lost_patience": 5, "max_rate_hz": 0.0, "device": "cpu", "autostart": True,
+                      "backend": "onnxruntime"}
 
 
 # --------------------------------------------------------------------------- tracking
@@ -494,6 +501,7 @@ def test_diagnostics_report_rates_latency_drops_backend_device_state(h: Harness)
     assert 0.0 < p50 <= p95 < 1000.0, values
     assert int(values["frames_dropped"]) >= 0 and int(values["frames_received"]) >= int(values["frames_processed"])
     assert int(values["frames_invalid"]) >= 0
-    assert values["backend"] == "pytorch-eager" and values["device"] == "cpu"
+    assert values["backend"] == "onnxruntime fp32 (cpu)" and values["device"] == "cpu"
+    assert list((h.node.log_path.parent / "engines").glob("*.onnx")), "the ONNX export is not in engine_cache_dir"
     assert values["state"] == "TRACKING" and values["lifecycle_state"] == "active"
     assert values["language_encoder"] == "official" and values["input_topic"] == IMAGE_TOPIC

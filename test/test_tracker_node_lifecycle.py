@@ -133,7 +133,19 @@ def test_lifecycle_configure_activate_deactivate_cleanup(managed: Managed) -> No
     assert not bad_qos.successful and "must be one of best_effort, reliable" in bad_qos.reason
     (bad_topic,) = peer.set_parameters(image_topic="")
     assert not bad_topic.successful and "image_topic must not be empty" in bad_topic.reason
+    (bad_backend,) = peer.set_parameters(backend="fastest")
+    assert not bad_backend.successful
+    assert "backend must be one of auto, eager, compile, tensorrt, onnxruntime, got 'fastest'" in bad_backend.reason
     assert peer.set_parameters(checkpoint=str(m.checkpoint))[0].successful
+
+    # a backend that cannot run here fails configure with the backend's own reason
+    assert peer.set_parameters(backend="tensorrt")[0].successful
+    log_at = m.node.log_size()
+    assert not peer.change_state("configure")
+    assert m.node.wait_for_log(r"configure failed: cannot run backend 'tensorrt' \(fp32, cpu\): backend 'tensorrt' "
+                               r"runs on CUDA devices, but device is 'cpu'; use backend 'onnxruntime' or 'eager'", 5, log_at)
+    assert peer.lifecycle_state() == "unconfigured"
+    assert peer.set_parameters(backend="eager")[0].successful
 
     # inactive: model loaded, publishers exist, diagnostics say inactive, images are not taken
     assert peer.change_state("configure")
@@ -142,7 +154,7 @@ def test_lifecycle_configure_activate_deactivate_cleanup(managed: Managed) -> No
     t0 = time.monotonic()
     diag = m.latest_diagnostics(t0)
     assert diag["lifecycle_state"] == "inactive" and diag["level"] == DiagnosticStatus.WARN
-    assert diag["input_topic"] == COMPRESSED_TOPIC
+    assert diag["input_topic"] == COMPRESSED_TOPIC and diag["backend"] == "eager fp32 (cpu)"
     assert m.image_pub.get_subscription_count() == 0
     assert m.none_processed()
     (refused,) = peer.set_parameters(device="cpu")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from allinone_ros.backends import BackendConfig
 from allinone_ros.ros.annotate import annotate
 from allinone_ros.ros.commands import CommandError, Start, Stop, check_sentence, parse_command_text, parse_track_request
 from allinone_ros.ros.diagnostics import NodeStats, RateMeter
@@ -79,6 +80,7 @@ def test_every_parameter_is_documented_and_ranges_fit_their_defaults() -> None:
 def test_defaults_validate_and_map_to_the_release_tracker_config(tmp_path: Path) -> None:
     settings = settings_from_values(defaults(), fake_env(tmp_path))
     assert settings.tracker_config() == TrackerConfig(device="cpu")
+    assert settings.backend_config() == BackendConfig(name="eager", precision="fp32", device="cpu", cache_dir="")
     assert settings.input_topic == "/camera/image_raw"
     assert settings.live == LiveSettings()
     compressed = settings_from_values({**defaults(), "compressed_input": True}, fake_env(tmp_path))
@@ -91,6 +93,10 @@ def test_defaults_validate_and_map_to_the_release_tracker_config(tmp_path: Path)
         ("device", "gpu", "device must be one of 'cpu', 'cuda', 'cuda:N', got 'gpu'"),
         ("device", "cuda:x", "got 'cuda:x'"),
         ("qos_reliability", "sometimes", "qos_reliability must be one of best_effort, reliable"),
+        ("backend", "fastest", "backend must be one of auto, eager, compile, tensorrt, onnxruntime, got 'fastest'"),
+        ("backend", "pytorch-eager", "backend must be one of"),
+        ("precision", "fp64", "precision must be one of fp32, fp16, bf16, got 'fp64'"),
+        ("precision", 16, "precision must be of type str"),
         ("image_topic", "  ", "image_topic must not be empty"),
         ("lost_threshold", 1.5, "lost_threshold must be in [0.0, 1.0], got 1.5"),
         ("lost_threshold", float("nan"), "must be a finite number"),
@@ -130,6 +136,24 @@ def test_settings_from_values_reports_every_problem_at_once(tmp_path: Path) -> N
         settings_from_values({k: v for k, v in defaults().items() if k != "device"}, fake_env(tmp_path))
 
 
+def test_backend_parameters_map_onto_the_backend_config(tmp_path: Path) -> None:
+    values = {**defaults(), "backend": "onnxruntime", "precision": "fp16", "engine_cache_dir": " ~/engines ",
+              "cpu_threads": 2}
+    settings = settings_from_values(values, fake_env(tmp_path))
+    assert settings.backend_config() == BackendConfig(
+        name="onnxruntime", precision="fp16", device="cpu", cache_dir=str(Path("~/engines").expanduser()),
+        ort_intra_threads=2,
+    )
+    assert settings_from_values({**defaults(), "backend": "auto"}, fake_env(tmp_path)).backend_config().name == "auto"
+    a_file = tmp_path / "cache.txt"
+    a_file.write_text("x")
+    assert "engine_cache_dir" in check_value("engine_cache_dir", str(a_file))
+    assert "is not a directory" in check_value("engine_cache_dir", str(a_file))
+    assert check_value("engine_cache_dir", str(tmp_path / "not-yet")) is None  # created when needed
+    # combinations (tensorrt on the CPU, onnxruntime in bf16) are the backend's to judge, at configure
+    assert settings_from_values({**defaults(), "backend": "tensorrt", "precision": "bf16"}, fake_env(tmp_path))
+
+
 def test_runtime_sets_depend_on_apply_time_and_lifecycle_state(tmp_path: Path) -> None:
     env = fake_env(tmp_path)
     assert "read-only" in check_runtime_set("autostart", False, "unconfigured", env)
@@ -137,6 +161,10 @@ def test_runtime_sets_depend_on_apply_time_and_lifecycle_state(tmp_path: Path) -
     assert check_runtime_set("device", "cpu", "unconfigured", env) is None
     for state in ("inactive", "active"):
         assert f"the node is {state}" in check_runtime_set("device", "cpu", state, env)
+        for name, value in (("backend", "onnxruntime"), ("precision", "fp16"), ("engine_cache_dir", "/tmp")):
+            assert "takes effect at the configure transition" in check_runtime_set(name, value, state, env)
+    assert check_runtime_set("backend", "onnxruntime", "unconfigured", env) is None
+    assert "backend must be one of" in check_runtime_set("backend", "fastest", "unconfigured", env)
     assert check_runtime_set("lost_threshold", 0.5, "active", env) is None
     assert "lost_threshold must be in" in check_runtime_set("lost_threshold", 5.0, "active", env)
     assert LiveSettings(max_rate_hz=4.0).min_period_s == 0.25 and LiveSettings().min_period_s == 0.0

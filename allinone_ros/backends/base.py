@@ -36,6 +36,17 @@ class Backend:
         score, size, offset, kept = self.run(*inputs)
         return HeadOutput(score.float(), size.float(), offset.float(), kept.long())
 
+    def describe(self) -> str:
+        """What runs, for logs and diagnostics: e.g. ``'onnxruntime fp32 (cpu)'``."""
+        return f"{self.name} {self.precision} ({self.device})"
+
+    def release(self) -> None:
+        """Drop what this backend holds beyond the model's own weights (engine, session, cast copies).
+
+        The backend cannot run afterwards. Weights it shares with the model are left alone: moving
+        the model (e.g. back to the CPU) moves them.
+        """
+
     def synchronize(self) -> None:
         """Wait for queued device work (for timing)."""
         if self.device.type == "cuda":

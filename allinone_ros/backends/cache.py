@@ -109,7 +109,13 @@ def write_sidecar(artifact: Path, key: Mapping[str, Any], extra: Mapping[str, An
     record = {"format": CACHE_FORMAT, "key": dict(key), "sha256": file_sha256(artifact),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **dict(extra or {})}
     side = sidecar_path(artifact)
-    side.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    try:  # readers never see a half-written key file (a racing writer's hash mismatch means a rebuild)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp_name, side)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
     return side
 
 

@@ -33,6 +33,11 @@ class CompileBackend(Backend):
         self._compiled_once = False
         self.info["compile_mode"] = config.compile_mode
 
+    def release(self) -> None:
+        self.module = None
+        if self.device.type == "cuda":
+            torch.compiler.reset()  # compiled graphs (and CUDA-graph memory pools) are held process-wide
+
     def run(self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor) -> tuple[torch.Tensor, ...]:
         t0 = time.perf_counter()
         with torch.inference_mode():

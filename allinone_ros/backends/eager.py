@@ -23,6 +23,9 @@ class EagerBackend(Backend):
             log.warning("eager fp16 on CPU is emulated by PyTorch and slow; bf16 or fp32 suit a CPU better")
         self.module = graph.to_precision(config.precision).to(self.device).eval()
 
+    def release(self) -> None:
+        self.module = None  # an fp16/bf16 copy of the weights lives only here
+
     def run(self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor) -> tuple[torch.Tensor, ...]:
         with torch.inference_mode():
             return self.module(template, search, lang)

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_model
 from ..model import AllInOne, HeadOutput
 from ..tracker import ModelRunner, Tracker, TrackerConfig
+from ..tracker.factory import load_tracker_model
 from ..tracker.geometry import CropGeometry, crop_geometry
+from .base import Backend
 from .config import BackendConfig
-from .factory import create_backend
+from .factory import check_device, create_backend
 from .gpu_preprocess import DevicePreprocessor, decode_on_device
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,20 @@ def make_tracker(model: AllInOne, tracker_config: TrackerConfig | None = None,
     return Tracker(model, tracker_config, runner=backend)
 
 
-def build_backend_tracker(checkpoint: str | Path, tracker_config: TrackerConfig | None = None,
+def describe_tracker(tracker: Tracker) -> str:
+    """What runs the tracker's network, e.g. ``'onnxruntime fp32 (cpu)'`` (a plain :class:`Tracker`: eager fp32)."""
+    runner = tracker.runner
+    return runner.describe() if isinstance(runner, Backend) else f"eager fp32 ({tracker.device})"
+
+
+def build_backend_tracker(checkpoint: str | Path | None, tracker_config: TrackerConfig | None = None,
                           backend_config: BackendConfig | None = None, trust: bool = False) -> Tracker:
-    """Load ``checkpoint`` and return :func:`make_tracker` of it."""
+    """Load ``checkpoint`` (None: the shipped default model) and return :func:`make_tracker` of it.
+
+    A device that is not there raises :class:`BackendUnavailableError` before the checkpoint is read.
+    """
     backend_config = backend_config or BackendConfig()
-    attn = (tracker_config or TrackerConfig()).attn_impl
-    model = load_model(checkpoint, trust=trust, attn_impl=attn)
+    tracker_config = tracker_config or TrackerConfig(device=backend_config.device)
+    check_device(backend_config)
+    model = load_tracker_model(checkpoint, tracker_config, trust)
     return make_tracker(model, tracker_config, backend_config)

@@ -123,6 +123,10 @@ class OnnxRuntimeBackend(Backend):
         so.log_severity_level = 3  # errors only; the exporter's unused-initialiser notes are noise
         return ort.InferenceSession(str(path), so, providers=self.providers)
 
+    def release(self) -> None:
+        self.session = None  # its device memory arena goes with the session
+        self._binding = None
+
     def run(self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor) -> tuple[torch.Tensor, ...]:
         inputs = (template, search, lang)
         if self.device.type == "cpu":

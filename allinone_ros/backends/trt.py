@@ -259,6 +259,16 @@ class TensorRTBackend(Backend):
         self.info["cuda_graphs"] = True
         return wrapped
 
+    def release(self) -> None:
+        ctx = getattr(self, "_cudagraph_ctx", None)
+        if ctx is not None:
+            self._cudagraph_ctx = None
+            try:
+                ctx.__exit__(None, None, None)
+            except Exception as exc:  # noqa: BLE001 - releasing must not fail on the way out
+                log.warning("leaving the CUDA-graph mode of the TensorRT module failed: %s", exc)
+        self.module = None
+
     def run(self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.module(template, search, lang)
         return tuple(t.clone() for t in out)  # CUDA-graph output buffers are reused by the next replay

@@ -5,9 +5,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
+from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
+from ..backends.errors import BackendUnavailableError
 from ..checkpoint import CheckpointError
 from ..config_io import ConfigError
 from ..data.frames import FrameReadError
@@ -15,10 +18,11 @@ from ..grounding.base import GroundingModelError
 from ..model.language import TextEncoderError
 from ..tracker.preprocess import InputError
 
-# Errors that mean "the user's input is bad": reported in one line, exit code 2.
+# Errors that mean "the user's input is bad": reported in one line, exit code 2. A backend that cannot
+# run here is one too: its message names what is missing and which backend to use instead.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, GroundingModelError, FileNotFoundError,
-    ValueError,
+    ValueError, BackendUnavailableError,
 )
 
 TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
@@ -38,6 +42,30 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     if len(vals) != 4:
         raise argparse.ArgumentTypeError(f"box must have 4 values x,y,w,h, got {len(vals)} in {text!r}")
     return vals  # type: ignore[return-value]
+
+
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--precision`` and ``--engine-cache`` (see :class:`~allinone_ros.backends.BackendConfig`)."""
+    p.add_argument("--backend", choices=BACKENDS, default="eager",
+                   help="inference backend: eager (default: plain PyTorch, the reference), compile (torch.compile), "
+                        "tensorrt (Torch-TensorRT, CUDA), onnxruntime (ONNX export, cached), auto (the best one "
+                        "available here)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="compute precision of the network (default fp32); boxes are float32 either way")
+    p.add_argument("--engine-cache", type=Path, default=None, metavar="DIR",
+                   help="cache of built engines / ONNX files (default: $ALLINONE_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME or ~/.cache, then allinone_ros/engines)")
+
+
+def backend_config(args: argparse.Namespace, threads: int | None = None) -> BackendConfig:
+    """The :class:`BackendConfig` of :func:`add_backend_arguments` and ``--device``.
+
+    ``threads`` (default ``--threads``) also bounds ONNX Runtime's intra-op threads (0 = its default).
+    """
+    threads = args.threads if threads is None else threads
+    return BackendConfig(name=args.backend, precision=args.precision, device=args.device,
+                         cache_dir=str(args.engine_cache) if args.engine_cache else "",
+                         ort_intra_threads=max(threads, 0))
 
 
 def set_threads(threads: int) -> None:

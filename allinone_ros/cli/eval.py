@@ -13,7 +13,7 @@ from ..data.sequence import Sequence
 from ..evaluation.runner import MODES, EvalJob, run_evaluation
 from ..tracker import TrackerConfig
 from . import metrics as metrics_cli
-from .common import cli_main
+from .common import add_backend_arguments, backend_config, cli_main
 
 PROG = "allinone-eval"
 
@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="box modes: also run the lost-target state machine (no box while lost, re-search, "
                         "re-grounding); always on in --mode nl")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel (processes)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per worker (0 = cores / workers)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch and onnxruntime threads per worker (0 = cores / workers)")
+    add_backend_arguments(p)
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling (trusted files only)")
     p.add_argument("--no-metrics", action="store_true", help="only write result files, do not score")
     p.add_argument("--no-progress", action="store_true")
@@ -68,8 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     sequences = _select(open_dataset(kind, args.dataset_root, args.split), args.sequences)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
-                  tracker=TrackerConfig(device=args.device), mode=args.mode, threads=threads,
-                  trust_checkpoint=args.trust_checkpoint, grounder=args.grounder, lost_loop=args.lost_loop)
+                  tracker=TrackerConfig(device=args.device), backend=backend_config(args, threads), mode=args.mode,
+                  threads=threads, trust_checkpoint=args.trust_checkpoint, grounder=args.grounder,
+                  lost_loop=args.lost_loop)
     name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")
     result_dir = args.out / name
     with tqdm(total=len(sequences), unit="seq", disable=args.no_progress, file=sys.stderr) as bar:

@@ -15,11 +15,11 @@ from tqdm import tqdm
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
 from ..grounding import GrounderConfig, build_grounder
+from ..backends.fast_tracker import build_backend_tracker, describe_tracker
 from ..tracker import TrackerConfig
-from ..tracker.factory import build_tracker
 from ..tracker.lost import ManagedTracker
 from ..visualize import VideoSink, draw_box
-from .common import TRUST_CHECKPOINT_HELP, cli_main, parse_box, set_threads
+from .common import TRUST_CHECKPOINT_HELP, add_backend_arguments, backend_config, cli_main, parse_box, set_threads
 
 log = logging.getLogger("allinone-track")
 PROG = "allinone-track"
@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", default=None, help="sentence describing the target (default: nlp.txt/language.txt)")
     p.add_argument("--save-video", type=Path, default=None, help="write an annotated video (.mp4 or .avi)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch and onnxruntime (0 = their defaults)")
+    add_backend_arguments(p)
     p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--nl-only", action="store_true",
@@ -69,7 +71,9 @@ def _run(args: argparse.Namespace) -> int:
     text = args.text if args.text is not None else data_text
     if args.nl_only and not text.strip():
         raise ValueError("--nl-only needs a sentence: pass --text or use a sequence with nlp.txt/language.txt")
-    tracker = build_tracker(args.checkpoint, TrackerConfig(device=args.device), trust=args.trust_checkpoint)
+    tracker = build_backend_tracker(args.checkpoint, TrackerConfig(device=args.device), backend_config(args),
+                                    trust=args.trust_checkpoint)
+    log.info("backend: %s", describe_tracker(tracker))
     if args.nl_only or args.lost_loop:
         grounder = build_grounder(args.grounder, GrounderConfig(device=args.device))
         if args.nl_only and grounder is None:
@@ -108,8 +112,8 @@ def _run(args: argparse.Namespace) -> int:
     if n:
         per = {k: float(np.mean(v)) for k, v in stages.items()}
         total_ms = sum(per.values())
-        print(f"{len(boxes)} frames in {elapsed:.2f} s; per tracked frame: crop {per['crop']:.1f} ms, "
-              f"model {per['model']:.1f} ms, post {per['post']:.1f} ms, total {total_ms:.1f} ms "
+        print(f"{len(boxes)} frames in {elapsed:.2f} s ({describe_tracker(tracker)}); per tracked frame: "
+              f"crop {per['crop']:.1f} ms, model {per['model']:.1f} ms, post {per['post']:.1f} ms, total {total_ms:.1f} ms "
               f"({1000.0 / total_ms:.1f} FPS)", file=sys.stderr)
     return 0
 
@@ -142,7 +146,8 @@ def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iter
         args.output.parent.mkdir(parents=True, exist_ok=True)
         np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
     elapsed = time.perf_counter() - t_start
-    print(f"{len(boxes)} frames in {elapsed:.2f} s ({len(boxes) / elapsed:.1f} FPS); frames per state: "
+    print(f"{len(boxes)} frames in {elapsed:.2f} s ({len(boxes) / elapsed:.1f} FPS, "
+          f"{describe_tracker(managed.tracker)}); frames per state: "
           + ", ".join(f"{k} {v}" for k, v in sorted(states.items())), file=sys.stderr)
     return 0
 

@@ -5,6 +5,15 @@ sentence) and ``nl`` (the sentence only: frame 1's box is ignored and the target
 grounder; frame 1 is scored like every frame, with the grounded box or an empty one). ``nl`` and
 ``lost_loop`` run the core's lost-target state machine (:class:`~allinone_ros.tracker.lost.ManagedTracker`);
 frames where it reports no box (grounding, lost) are written as ``0,0,0,0``.
+
+The network runs through the job's backend (:class:`~allinone_ros.backends.BackendConfig`; default
+plain eager PyTorch). With several workers the parent builds the tracker once before they start:
+a bad checkpoint or an unavailable backend fails there with its own message (not as a broken
+process pool), ``auto`` is resolved once so every worker runs the same backend, and the shared
+artifact cache is filled by one process. The cache writes each artifact atomically (temporary
+file + rename) but not its key file, so workers building the same entry at once could make each
+other rebuild it or leave a key file naming the other's bytes; after the parent's build they
+only read it.
 """
 from __future__ import annotations
 
@@ -13,16 +22,18 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..backends.base import Backend
+from ..backends.config import BackendConfig
+from ..backends.fast_tracker import build_backend_tracker, describe_tracker
 from ..data.frames import read_frame
 from ..data.sequence import Sequence
 from ..tracker import Tracker, TrackerConfig
-from ..tracker.factory import build_tracker
 from ..tracker.lost import LostConfig, ManagedTracker
 from .results import has_result, write_result
 
@@ -33,10 +44,11 @@ MODES = ("box+nl", "box", "nl")
 
 @dataclass(frozen=True)
 class EvalJob:
-    """What to run: checkpoint (None = shipped default), tracker settings, initialisation mode."""
+    """What to run: checkpoint (None = shipped default), tracker and backend settings, initialisation mode."""
 
     checkpoint: str | None = None
     tracker: TrackerConfig = TrackerConfig()
+    backend: BackendConfig = BackendConfig(name="eager")  # its device must be the tracker's
     mode: str = "box+nl"
     threads: int = 0
     trust_checkpoint: bool = False
@@ -49,6 +61,9 @@ class EvalJob:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "nl" and self.grounder.strip().lower() == "none":
             raise ValueError("mode 'nl' (start from the sentence alone) needs a grounder; grounder 'none' was given")
+        if self.backend.device != self.tracker.device:
+            raise ValueError(f"backend device {self.backend.device!r} differs from tracker device "
+                             f"{self.tracker.device!r}; use the same device for both")
 
     @property
     def managed(self) -> bool:
@@ -83,13 +98,26 @@ _WORKER_TRACKER: Tracker | ManagedTracker | None = None
 def _make_tracker(job: EvalJob) -> Tracker | ManagedTracker:
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    tracker = build_tracker(job.checkpoint, job.tracker, trust=job.trust_checkpoint)
+    tracker = build_backend_tracker(job.checkpoint, job.tracker, job.backend, trust=job.trust_checkpoint)
+    log.info("backend: %s", describe_tracker(tracker))
     if not job.managed:
         return tracker
     from ..grounding import GrounderConfig, build_grounder
 
     grounder = build_grounder(job.grounder, GrounderConfig(device=job.tracker.device))
     return ManagedTracker(tracker, grounder, job.lost)
+
+
+def _prepare_for_workers(job: EvalJob) -> EvalJob:
+    """Build the tracker once here (see the module docstring); return the job with ``auto`` resolved."""
+    built = _make_tracker(job)
+    backend = (built.tracker if isinstance(built, ManagedTracker) else built).runner
+    assert isinstance(backend, Backend)  # build_backend_tracker runs the network through one
+    backend.release()
+    del built
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # the workers need the GPU memory, not this process
+    return replace(job, backend=replace(job.backend, name=backend.name))
 
 
 def _init_worker(job: EvalJob) -> None:
@@ -127,6 +155,7 @@ def run_evaluation(
             if on_done:
                 on_done(seq.name)
         return done
+    job = _prepare_for_workers(job)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)) as pool:
         futures = [pool.submit(_run_one, seq, job.mode, out) for seq in todo]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
 from ..tracker.config import DEVICES_HELP, TrackerConfig
 
 ApplyTime = Literal["startup", "configure", "live"]
@@ -72,6 +73,28 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "device", "cpu", f"Inference device: {DEVICES_HELP}.",
         "configure", constraints="cpu, cuda or cuda:N with an available CUDA device N",
+    ),
+    ParamSpec(
+        "backend", "eager",
+        "Inference backend: eager (plain PyTorch, the reference), compile (torch.compile), tensorrt "
+        "(Torch-TensorRT engine, CUDA only), onnxruntime (ONNX export run by ONNX Runtime), auto (the best one "
+        "available: TensorRT, else compile on CUDA; ONNX Runtime if measured faster than eager on the CPU). "
+        "Engines and ONNX files are built at configure and cached in engine_cache_dir; a backend that cannot "
+        "run here fails configure with the reason.",
+        "configure", choices=BACKENDS,
+    ),
+    ParamSpec(
+        "precision", "fp32",
+        "Compute precision of the network: fp32, fp16 or bf16 (boxes are float32 either way). Not every "
+        "backend has every precision on every device (e.g. onnxruntime has no bf16): configure fails with "
+        "the backend's reason.",
+        "configure", choices=PRECISIONS,
+    ),
+    ParamSpec(
+        "engine_cache_dir", "",
+        "Directory of built engines and ONNX files, keyed by weights, precision, library versions and GPU. "
+        "Empty = $ALLINONE_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, then allinone_ros/engines.",
+        "configure", constraints="a directory (created if missing), or empty for the default",
     ),
     ParamSpec(
         "trust_checkpoint", False,
@@ -186,6 +209,9 @@ class NodeSettings:
     checkpoint: str
     grounder: str
     device: str
+    backend: str
+    precision: str
+    engine_cache_dir: str
     trust_checkpoint: bool
     cpu_threads: int
     image_topic: str
@@ -203,6 +229,11 @@ class NodeSettings:
     def tracker_config(self) -> TrackerConfig:
         """The core tracker's config (the crop/window defaults reproduce the released tracker)."""
         return TrackerConfig(device=self.device)
+
+    def backend_config(self) -> BackendConfig:
+        """How the network runs; ``cpu_threads`` also bounds ONNX Runtime's intra-op threads."""
+        return BackendConfig(name=self.backend, precision=self.precision, device=self.device,
+                             cache_dir=self.engine_cache_dir, ort_intra_threads=self.cpu_threads)
 
 
 # --------------------------------------------------------------------------- checks
@@ -285,6 +316,10 @@ def check_value(name: str, value: Any, env: Environment | None = None, deep: boo
         return _checkpoint_error(value, env)
     if name == "grounder" and deep and env is not None:
         return _grounder_error(value, env)
+    if name == "engine_cache_dir" and value.strip():
+        path = Path(value.strip()).expanduser()
+        if path.exists() and not path.is_dir():
+            return f"engine_cache_dir {value!r} exists and is not a directory"
     return None
 
 
@@ -368,10 +403,14 @@ def settings_from_values(values: dict[str, Any], env: Environment | None = None)
                 reasons.append(reason)
     if reasons:
         raise SettingsError(reasons)
-    return NodeSettings(
+    cache_dir = values["engine_cache_dir"].strip()
+    settings = NodeSettings(
         checkpoint=str(Path(values["checkpoint"]).expanduser()) if values["checkpoint"] else "",
         grounder=values["grounder"].strip(),
         device=values["device"],
+        backend=values["backend"],
+        precision=values["precision"],
+        engine_cache_dir=str(Path(cache_dir).expanduser()) if cache_dir else "",
         trust_checkpoint=values["trust_checkpoint"],
         cpu_threads=values["cpu_threads"],
         image_topic=values["image_topic"].strip(),
@@ -381,6 +420,11 @@ def settings_from_values(values: dict[str, Any], env: Environment | None = None)
         autostart=values["autostart"],
         live=live_from_values(values),
     )
+    try:
+        settings.backend_config()
+    except ValueError as exc:  # the backend config's own checks, reported in its words
+        raise SettingsError([f"backend settings: {exc}"]) from exc
+    return settings
 
 
 def live_from_values(values: dict[str, Any]) -> LiveSettings:

@@ -7,13 +7,17 @@ Default parameters: ``config/tracker.yaml``; each parameter is documented in
 
 Lifecycle (``rclpy.lifecycle``; ``autostart`` = configure + activate at start):
 
-* configure: validate all parameters, read the checkpoint (strict) into CPU memory, create the
-  publishers and the 1 Hz diagnostics timer. Fails, with the reasons logged, on any invalid
-  parameter or an unreadable checkpoint.
-* activate: move the model to ``device``, start the inference thread, subscribe.
-* deactivate: unsubscribe, stop the thread, end the current track, move the model back to CPU
-  memory and empty the CUDA cache (the GPU is free while inactive).
-* cleanup: drop the model and publishers; back to unconfigured (all parameters settable).
+* configure: validate all parameters, read the checkpoint (strict) into CPU memory, build the
+  tracker through ``backend`` / ``precision`` (an engine or ONNX file is built into, or taken
+  from, ``engine_cache_dir``), create the publishers and the 1 Hz diagnostics timer. Fails, with
+  the reasons logged, on any invalid parameter, an unreadable checkpoint or a backend that cannot
+  run here. On a GPU the built tracker is released again at once (the GPU is used only while
+  active); activate rebuilds it from the cache, with the backend ``auto`` chose at configure.
+* activate: (on a GPU) build the tracker on ``device``, start the inference thread, subscribe.
+* deactivate: unsubscribe, stop the thread, end the current track; on a GPU release the backend
+  (engine, session, cast weights), move the model back to CPU memory and empty the CUDA cache
+  (the GPU is free while inactive). On the CPU the tracker is kept for the next activate.
+* cleanup: drop the tracker, model and publishers; back to unconfigured (all parameters settable).
 
 Topics (relative names resolve in the node's namespace, e.g. ``/track_command`` at the root):
 
@@ -29,7 +33,8 @@ Topics (relative names resolve in the node's namespace, e.g. ``/track_command`` 
 * out ``~/debug_image``, ``sensor_msgs/Image`` (rgb8): the annotated image, only with
   ``debug_image`` true and while someone subscribes.
 * out ``/diagnostics``, ``diagnostic_msgs/DiagnosticArray``: 1 Hz while configured (input and
-  processed rates, latency p50/p95, dropped/invalid frames, backend, device, states).
+  processed rates, latency p50/p95, dropped/invalid frames, backend as ``name precision (device)``
+  e.g. ``onnxruntime fp32 (cpu)``, device, states).
 
 A box in a ``track_request`` is applied to the image with the request's stamp if that image is
 still among the last ``frame_history`` received images; tracking then continues on the newest
@@ -59,6 +64,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import rclpy
@@ -77,6 +83,9 @@ from std_msgs.msg import String
 
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
+from ..backends.base import Backend
+from ..backends.config import BackendConfig
+from ..backends.fast_tracker import describe_tracker, make_tracker
 from ..checkpoint import CheckpointError, load_model
 from ..grounding import GrounderConfig, GroundingModelError, build_grounder
 from ..tracker import InputError, Tracker
@@ -93,7 +102,6 @@ from .session import FrameResult, TrackingSession, TrackState, centre_offset
 
 THROTTLE_S = 2.0
 RCLError = _rclpy.RCLError
-BACKEND = "pytorch-eager"
 
 ImageMsg = Image | CompressedImage
 
@@ -201,7 +209,9 @@ class TrackerNode(LifecycleNode):
         self._debug_published = 0
         self._settings: NodeSettings | None = None
         self._model: Any = None  # AllInOne, on CPU while inactive
-        self._tracker: Tracker | None = None
+        self._tracker: Tracker | None = None  # configure..cleanup on the CPU; only while active on a GPU
+        self._backend_config: BackendConfig | None = None  # with auto resolved by the configure build
+        self._backend_text = ""  # e.g. "onnxruntime fp32 (cpu)", for diagnostics
         self._session: TrackingSession | None = None
         self._worker: InferenceWorker[ImageMsg, Command] | None = None
         self._history: StampedHistory[ImageMsg] = StampedHistory(0)
@@ -267,6 +277,17 @@ class TrackerNode(LifecycleNode):
             self.get_logger().error(f"configure failed: cannot load the model: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._settings, self._model = settings, model
+        self._backend_config = settings.backend_config()
+        try:
+            self._build_tracker()
+        except (RuntimeError, ValueError, OSError) as exc:
+            self.get_logger().error(f"configure failed: cannot run backend {settings.backend!r} "
+                                    f"({settings.precision}, {settings.device}): {exc}")
+            self._release_tracker()
+            self._settings = self._model = self._backend_config = None
+            return TransitionCallbackReturn.FAILURE
+        if settings.device != "cpu":
+            self._release_tracker()  # built to check it and fill the cache; the GPU is used only while active
         self._live = settings.live
         self._history = StampedHistory(settings.frame_history)
         self._target_pub = self.create_lifecycle_publisher(TrackedTarget, "~/target", 10)
@@ -275,6 +296,10 @@ class TrackerNode(LifecycleNode):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
         self._lifecycle = "inactive"
+        self.get_logger().info(
+            f"configured: device {settings.device}, backend {self._backend_text}, input {settings.input_topic} "
+            f"({settings.qos_reliability}, depth 1)"
+        )
         return super().on_configure(state)
 
     def _load_model(self, settings: NodeSettings) -> Any:
@@ -291,11 +316,21 @@ class TrackerNode(LifecycleNode):
         note = ("the sentence does not change the output (as released)" if cfg.language_encoder == "official"
                 else "the sentence steers the tracker")
         self.get_logger().info(
-            f"configured: model {path} (width {cfg.embed_dim}, depth {cfg.depth}, language encoder "
-            f"{cfg.language_encoder}: {note}), device {settings.device}, input {settings.input_topic} "
-            f"({settings.qos_reliability}, depth 1)"
+            f"model {path} (width {cfg.embed_dim}, depth {cfg.depth}, language encoder {cfg.language_encoder}: "
+            f"{note})"
         )
         return model
+
+    def _build_tracker(self) -> None:
+        """The tracker through the configured backend; pins the backend ``auto`` chose."""
+        assert self._settings is not None and self._backend_config is not None
+        tracker = make_tracker(self._model, self._settings.tracker_config(), self._backend_config)
+        self._tracker = tracker
+        backend = tracker.runner
+        assert isinstance(backend, Backend)  # make_tracker runs the network through one
+        self._backend_config = replace(self._backend_config, name=backend.name)
+        self._backend_text = describe_tracker(tracker)
+        self.get_logger().info(f"backend: {self._backend_text} {backend.info}")
 
     def _build_grounder(self, settings: NodeSettings) -> Any:
         grounder = build_grounder(settings.grounder, GrounderConfig(device=settings.device))
@@ -309,17 +344,20 @@ class TrackerNode(LifecycleNode):
         settings = self._settings
         assert settings is not None
         try:
-            self._tracker = Tracker(self._model, settings.tracker_config())
+            if self._tracker is None:
+                self._build_tracker()
         except (RuntimeError, ValueError, OSError) as exc:
-            self.get_logger().error(f"activate failed: cannot put the model on {settings.device}: {exc}")
-            self._release_device()
+            self.get_logger().error(f"activate failed: cannot put the model on {settings.device} "
+                                    f"({self._backend_text}): {exc}")
+            self._park_tracker()
             return TransitionCallbackReturn.FAILURE
         try:
             grounder = self._build_grounder(settings)
         except (GroundingModelError, OSError, ValueError, RuntimeError) as exc:
             self.get_logger().error(f"activate failed: cannot load the grounder: {exc}")
-            self._release_device()
+            self._park_tracker()
             return TransitionCallbackReturn.FAILURE
+        assert self._tracker is not None
         self._session = TrackingSession(self._tracker, log=self._session_log, grounder=grounder)
         self._worker = InferenceWorker(
             self._process_frame, self._apply_command,
@@ -382,8 +420,22 @@ class TrackerNode(LifecycleNode):
             self._dropped_before += self._worker.dropped
             self._worker = None
         self._session = None
-        self._tracker = None
         self._history.clear()
+        self._park_tracker()
+
+    def _park_tracker(self) -> None:
+        """End the track; on a GPU also release the tracker (the GPU is free while inactive)."""
+        if self._tracker is not None:
+            self._tracker.state = None
+        if self._settings is None or self._settings.device != "cpu":
+            self._release_tracker()
+
+    def _release_tracker(self) -> None:
+        """Drop the tracker and what its backend holds (engine, session, cast weights); model back to CPU."""
+        tracker, self._tracker = self._tracker, None
+        if tracker is not None and isinstance(tracker.runner, Backend):
+            tracker.runner.release()
+        del tracker
         self._release_device()
 
     def _release_device(self) -> None:
@@ -404,8 +456,10 @@ class TrackerNode(LifecycleNode):
         if self._diag_pub is not None:
             self.destroy_publisher(self._diag_pub)
         self._diag_timer = self._target_pub = self._debug_pub = self._diag_pub = None
+        self._release_tracker()
         self._model = None
-        self._settings = None
+        self._settings = self._backend_config = None
+        self._backend_text = ""
         self._release_device()
 
     def shutdown_processing(self) -> None:
@@ -512,7 +566,7 @@ class TrackerNode(LifecycleNode):
         track_state = session.state.name if session is not None else TrackState.IDLE.name
         snapshot = self._stats.snapshot(self._frames_dropped())
         fields = {
-            "backend": BACKEND,
+            "backend": self._backend_text,
             "device": settings.device,
             "checkpoint": settings.checkpoint or "(default model)",
             "grounder": settings.grounder or "(built-in grounder)",

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import CheckpointError, load_model
+from ..model import AllInOne
 from .config import TrackerConfig
 from .tracker import Tracker
 
@@ -42,14 +43,22 @@ def check_device(device: str) -> None:
         raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device 'cpu'")
 
 
-def build_tracker(
-    checkpoint: str | Path | None = None, config: TrackerConfig | None = None, trust: bool = False
-) -> Tracker:
-    """Load ``checkpoint`` (default: the shipped model) and wrap it in a :class:`Tracker`."""
-    config = config or TrackerConfig()
-    check_device(config.device)
+def load_tracker_model(checkpoint: str | Path | None, config: TrackerConfig, trust: bool = False) -> AllInOne:
+    """Load ``checkpoint`` (default: the shipped model) with the attention path ``config`` asks for."""
     path = Path(checkpoint) if checkpoint else default_model_path()
     model = load_model(path, trust=trust, attn_impl=config.attn_impl)
     log.info("loaded %s (%s text encoder, width %d, depth %d)", path, model.cfg.language_encoder,
              model.cfg.embed_dim, model.cfg.depth)
-    return Tracker(model, config)
+    return model
+
+
+def build_tracker(
+    checkpoint: str | Path | None = None, config: TrackerConfig | None = None, trust: bool = False
+) -> Tracker:
+    """Load ``checkpoint`` (default: the shipped model) and wrap it in a :class:`Tracker` (plain eager PyTorch).
+
+    :func:`allinone_ros.backends.fast_tracker.build_backend_tracker` does the same through a chosen backend.
+    """
+    config = config or TrackerConfig()
+    check_device(config.device)
+    return Tracker(load_tracker_model(checkpoint, config, trust), config)
