@@ -2,6 +2,7 @@
 
     ros2 launch allinone_ros tracker.launch.py image_topic:=/camera/image_raw \
         checkpoint:=/path/to/allinone.pth debug_image:=true namespace:=front
+    ros2 launch allinone_ros tracker.launch.py device:=cuda backend:=tensorrt precision:=fp16
 
 Arguments:
   params_file  parameter YAML for the node (default: share/allinone_ros/config/tracker.yaml)
@@ -9,6 +10,9 @@ Arguments:
   image_topic  camera topic (sensor_msgs/Image), sets the node's `image_topic` parameter
   namespace    ROS namespace of the node and its relative topics ("" = none)
   debug_image  true/false: publish the annotated debug image (`debug_image` parameter)
+  device       cpu, cuda or cuda:N; overrides the params file's `device` when not empty
+  backend      eager, onnxruntime, compile, tensorrt or auto; overrides `backend` when not empty
+  precision    fp32, fp16 or bf16; overrides `precision` when not empty
 """
 from __future__ import annotations
 
@@ -36,9 +40,16 @@ def _tracker_node(context: LaunchContext) -> list[Node]:
         "debug_image": _parse_bool("debug_image", LaunchConfiguration("debug_image").perform(context)),
         "image_topic": LaunchConfiguration("image_topic").perform(context),
     }
-    checkpoint = LaunchConfiguration("checkpoint").perform(context)
-    if checkpoint:  # empty keeps the value from params_file
-        overrides["checkpoint"] = checkpoint
+    optional = {
+        "checkpoint": LaunchConfiguration("checkpoint"),
+        "device": LaunchConfiguration("device"),
+        "backend": LaunchConfiguration("backend"),
+        "precision": LaunchConfiguration("precision"),
+    }
+    for name, argument in optional.items():
+        value = argument.perform(context)
+        if value:  # empty keeps the value from params_file
+            overrides[name] = value
     return [
         Node(
             package="allinone_ros",
@@ -71,6 +82,16 @@ def generate_launch_description() -> LaunchDescription:
                 description="sensor_msgs/Image topic to track on",
             ),
             DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
+            DeclareLaunchArgument(
+                "device", default_value="", description="cpu, cuda or cuda:N; empty keeps the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "backend", default_value="",
+                description="eager, onnxruntime, compile, tensorrt or auto; empty keeps the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "precision", default_value="", description="fp32, fp16 or bf16; empty keeps the params file's value",
+            ),
             DeclareLaunchArgument(
                 "debug_image",
                 default_value="false",

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "tracker.launch.py"
-EXPECTED_ARGUMENTS = {"params_file", "checkpoint", "image_topic", "namespace", "debug_image"}
+EXPECTED_ARGUMENTS = {"params_file", "checkpoint", "image_topic", "namespace", "debug_image", "device", "backend",
+                      "precision"}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,8 @@ def test_node_uses_the_arguments(tree: ast.Module) -> None:
         for k, v in zip(d.keys, d.values)
         if isinstance(k, ast.Constant) and isinstance(v, ast.Call) and _calls(v, "LaunchConfiguration")
     }
-    assert overrides == {"debug_image": "debug_image", "image_topic": "image_topic"}
+    assert overrides == {name: name for name in ("debug_image", "image_topic", "checkpoint", "device", "backend",
+                                                 "precision")}
     namespace = _keyword(node, "namespace")
     assert isinstance(namespace, ast.Call) and _first_str_arg(namespace) == "namespace"
     parameter_files = [_first_str_arg(c) for c in _calls(_keyword(node, "parameters"), "LaunchConfiguration")]
