@@ -168,3 +168,202 @@ def test_tiny_training_lowers_the_loss_and_its_checkpoint_grounds(tmp_path: Path
     resumed = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=5"]), tmp_path / "run", resume=True)
     assert resumed.epoch == 4
     assert resumed.train()["epoch"] == 5
+
+
+# --------------------------------------------------------------------------- referents of synthetic scenes
+
+
+def _scene_dataset(tmp_path: Path, **data_options: object):
+    from allinone_ros.data.synthetic import scene_objects
+    from allinone_ros.training.config import DataSource
+    from allinone_ros.training.grounding import FrameDataset, GroundingDataConfig
+    import json
+
+    root = tmp_path / "scenes"
+    if not root.exists():
+        generate_dataset(root, SyntheticConfig(num_sequences=4, num_frames=30, seed=9, same_shape_distractor=True,
+                                               num_distractors_range=(2, 3), occlusion_prob=0.0))
+    options = {"hflip_prob": 0.0, "brightness_jitter": 0.0, **data_options}
+    data = GroundingDataConfig(sources=(DataSource(kind="synthetic", root=str(root)),), **options)
+    model = TextGrounderConfig(input_width=320, input_height=192)  # 640x360 frames -> scale 0.5
+    ds = FrameDataset.from_config(data, model, seed=3)
+    metas = {json.loads(p.read_text())["sentence"]: scene_objects(json.loads(p.read_text()))
+             for p in sorted(root.rglob("meta.json"))}
+    return ds, metas
+
+
+def _sequence(ds, sample):
+    (seq,) = [q for q in ds.sources[0][0] if q.name == sample["sequence"]]
+    return seq
+
+
+def _looks(sentence: str) -> set[tuple[str, str]]:
+    from allinone_ros.data.synthetic import COLOURS_RGB, SHAPES
+
+    words = sentence.split()
+    return {(s, c) for c in COLOURS_RGB for s in SHAPES if f"{c} {s}" in " ".join(words)}
+
+
+def test_other_object_referents_box_the_object_the_generated_sentence_names(tmp_path: Path) -> None:
+    from allinone_ros.data.synthetic import clip_box_to_frame
+
+    ds, _ = _scene_dataset(tmp_path, other_object_prob=1.0, first_frame_prob=1.0)
+    named_distractor = 0
+    for i in range(40):
+        s = ds.sample(0, i)
+        objects = ds.objects(_sequence(ds, s))
+        assert s["frame"] == 0
+        assert s["present"]
+        box = s["box_xywh"].numpy() / 0.5  # back to frame pixels
+        head = " ".join(s["sentence"].split()[1:3])  # "the <colour> <shape> ..."
+        match = [o for o in objects if f"{o.colour} {o.shape}" == head]
+        assert len(match) == 1, (s["sentence"], [(o.colour, o.shape) for o in objects])
+        assert np.allclose(box, clip_box_to_frame(match[0].track_xywh[0], 640, 360), atol=1e-3)
+        named_distractor += match[0].role != "target"
+    assert named_distractor >= 30  # every scene has distractors wholly in frame 0
+
+
+def test_absent_object_sentences_are_negatives_naming_a_look_not_in_the_scene(tmp_path: Path) -> None:
+    ds, _ = _scene_dataset(tmp_path, absent_object_prob=1.0)
+    for i in range(30):
+        s = ds.sample(0, i)
+        objects = ds.objects(_sequence(ds, s))
+        assert not s["present"] and float(s["box_xywh"].abs().sum()) == 0.0
+        (look,) = _looks(s["sentence"])
+        assert look not in {(o.shape, o.colour) for o in objects}
+        target = objects[0]
+        assert look[0] == target.shape or look[1] == target.colour  # hard negatives: one word differs
+
+
+def test_scene_sentences_describe_the_target_in_the_drawn_frame(tmp_path: Path) -> None:
+    ds, metas = _scene_dataset(tmp_path, scene_sentences=True, first_frame_prob=0.0)
+    first_frame_sentences = set(metas)
+    redescribed = 0
+    for i in range(30):
+        s = ds.sample(0, i)
+        if not s["present"]:
+            continue
+        assert s["frame"] > 0
+        head = " ".join(s["sentence"].split()[1:3])
+        targets = {f"{objs[0].colour} {objs[0].shape}" for objs in metas.values()}
+        assert head in targets, s["sentence"]
+        redescribed += s["sentence"] not in first_frame_sentences
+    assert redescribed >= 5
+
+
+def test_a_synthetic_source_without_meta_json_is_a_clear_error(tmp_path: Path) -> None:
+    from allinone_ros.data.sequence import DatasetLayoutError
+
+    ds, _ = _scene_dataset(tmp_path, other_object_prob=1.0)
+    for meta in (tmp_path / "scenes").rglob("meta.json"):
+        meta.unlink()
+    ds._objects.clear()
+    with pytest.raises(DatasetLayoutError, match="meta.json"):
+        ds.sample(0, 0)
+
+
+def test_paired_referents_show_one_frame_with_two_sentences_and_answers(tmp_path: Path) -> None:
+    ds, _ = _scene_dataset(tmp_path, paired_referents=True, absent_object_prob=0.25, hflip_prob=0.5,
+                           brightness_jitter=0.2)
+    kinds = set()
+    for i in range(0, 40, 2):
+        even, odd = ds.sample(0, i), ds.sample(0, i + 1)
+        assert (even["sequence"], even["frame"]) == (odd["sequence"], odd["frame"])
+        assert torch.equal(even["image"], odd["image"])  # same frame, flip and brightness
+        objects = ds.objects(_sequence(ds, even))
+        target = f"{objects[0].colour} {objects[0].shape}"
+        assert " ".join(even["sentence"].split()[1:3]) == target
+        if not odd["present"]:
+            kinds.add("negative")
+        else:
+            kinds.add("other" if " ".join(odd["sentence"].split()[1:3]) != target else "target")
+            assert not torch.equal(even["box_xywh"], odd["box_xywh"]) or kinds == {"target"}
+    assert {"negative", "other"} <= kinds
+
+
+def test_match_score_head_forward_and_strict_round_trip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = TextGrounderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in TINY.items()},
+                             score_head="match", embed_dim=8)
+    net = TextGrounderNet(cfg).eval()
+    image, tokens, mask = torch.randn(2, 3, 48, 64), torch.randn(2, 5, 384), torch.ones(2, 5)
+    with torch.no_grad():
+        out = net(image, tokens, mask)
+        other = net(image, torch.randn(2, 5, 384), mask)
+    assert out.score_map.shape == (2, 1, 12, 16) and out.size_map.shape == (2, 2, 12, 16)
+    # at the start every cell scores about sigmoid(-4.6 + 10 * cos): low, and it depends on the sentence
+    assert float(out.score_map.max()) < 0.99
+    assert not torch.allclose(out.score_map, other.score_map)
+    path = save_grounder(tmp_path / "m.safetensors", net)
+    again = load_grounder(path)
+    assert again.cfg.score_head == "match"
+    with torch.no_grad():
+        assert torch.equal(again(image, tokens, mask).score_map, out.score_map)
+    with pytest.raises(ValueError, match="score_head"):
+        TextGrounderConfig(score_head="dot")
+
+
+def test_attribute_loss_by_hand() -> None:
+    import math
+    from allinone_ros.data.synthetic import COLOURS_RGB, SHAPES
+    from allinone_ros.training.grounding import attribute_loss
+
+    n_col, n_shape = len(COLOURS_RGB), len(SHAPES)
+    logits = torch.zeros(1, n_col + n_shape, 4, 4)
+    # one object centred in cell (row 1, col 2) at stride 8: box 16..24 x 8..16; colour 3, shape 5; one padding row
+    objects = torch.tensor([[[16.0, 8.0, 8.0, 8.0, 3.0, 5.0], [-1, -1, -1, -1, -1, -1]]])
+    loss, acc = attribute_loss(logits, objects, stride=8)
+    assert float(loss) == pytest.approx(math.log(n_col) + math.log(n_shape))  # uniform logits
+    logits[0, 3, 1, 2] = 50.0
+    logits[0, n_col + 5, 1, 2] = 50.0
+    loss, acc = attribute_loss(logits, objects, stride=8)
+    assert float(loss) == pytest.approx(0.0, abs=1e-6) and acc == 1.0
+    logits[0, n_col + 5, 1, 2] = 0.0
+    logits[0, n_col + 1, 1, 2] = 50.0  # shape wrong
+    assert attribute_loss(logits, objects, stride=8)[1] == 0.0
+    empty, acc = attribute_loss(logits, torch.full((1, 1, 6), -1.0), stride=8)
+    assert float(empty) == 0.0 and math.isnan(acc)
+
+
+def test_scene_objects_of_a_sample_carry_their_colour_shape_and_box(tmp_path: Path) -> None:
+    from allinone_ros.data.synthetic import COLOURS_RGB, SHAPES, clip_box_to_frame
+
+    ds, _ = _scene_dataset(tmp_path, first_frame_prob=1.0, hflip_prob=0.0)
+    ds.with_objects = True
+    for i in range(6):
+        s = ds.sample(0, i)
+        objects = ds.objects(_sequence(ds, s))
+        rows = s["objects"].numpy()
+        assert len(rows) >= 2  # target + at least one distractor wholly in frame 0
+        expected = {(list(COLOURS_RGB).index(o.colour), SHAPES.index(o.shape)): o for o in objects}
+        for row in rows:
+            obj = expected[(int(row[4]), int(row[5]))]
+            # groundtruth.txt (the target) has 2 decimals, meta.json 3
+            assert np.allclose(row[:4] / 0.5, clip_box_to_frame(obj.track_xywh[0], 640, 360), atol=0.02)
+        assert (list(COLOURS_RGB).index(objects[0].colour), SHAPES.index(objects[0].shape)) in \
+            {(int(r[4]), int(r[5])) for r in rows}  # the target, visible in frame 0
+
+
+def test_tiny_training_with_the_attribute_loss_runs_and_resumes(tmp_path: Path) -> None:
+    data = tmp_path / "synthetic"
+    generate_dataset(data, SyntheticConfig(num_sequences=2, num_frames=20, frame_width=128, frame_height=96,
+                                           seed=6, out_of_view_prob=0.0, occlusion_prob=0.0))
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        "model: {input_width: 64, input_height: 48, num_stages: 2, stem_channels: [8, 16], num_blocks: 1,\n"
+        "        block_dilations: [1], head_channels: 8, num_text_queries: 2, text_hidden: 16, score_head: match,\n"
+        "        embed_dim: 8}\n"
+        f"data: {{sources: [{{kind: synthetic, root: '{data}'}}], samples_per_epoch: 32, num_workers: 0,\n"
+        "       paired_referents: true, absent_object_prob: 0.2}\n"
+        "optim: {lr: 3.0e-3, batch_size: 8, attribute_loss: 0.5}\n"
+        "schedule: {epochs: 2, lr_drop_epochs: [1]}\n"
+        "run: {seed: 0, device: cpu, threads: 1, progress: false}\n"
+    )
+    summary = GroundingTrainer(load_grounding_experiment(cfg), tmp_path / "run").train()
+    assert summary["attribute"] > 0 and 0.0 <= summary["attribute_accuracy"] <= 1.0
+    state = torch.load(tmp_path / "run" / "checkpoints" / "epoch_0002.pt", weights_only=True)
+    assert "probe" in state  # training-only: the exported grounder has no probe weights
+    exported = load_file(str(tmp_path / "run" / "final.safetensors"))
+    assert not any(k.startswith("probe") for k in exported) and set(exported) == set(state["model"])
+    resumed = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=3"]), tmp_path / "run", resume=True)
+    assert resumed.epoch == 2 and resumed.train()["epoch"] == 3

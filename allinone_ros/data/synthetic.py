@@ -612,19 +612,37 @@ def _position_phrase(xy: np.ndarray, width: int, height: int) -> str:
 _PLAIN_TEMPLATES = ("the {c} {s}", "the {c} {s} seen from the drone", "a {c} {s} on the ground")
 
 
+def describe_object(
+    rng: np.random.Generator, shape: str, colour: str, centre_xy: np.ndarray,
+    related: tuple[str, str, np.ndarray] | None, width: int, height: int,
+) -> str:
+    """A sentence for an object at ``centre_xy``; always contains ``"<colour> <shape>"``.
+
+    ``related`` is another object ``(shape, colour, centre_xy)`` that the sentence may name
+    ("the red car left of the blue car"); otherwise it gives the position in the frame or none.
+    One ``rng.random()`` draw, plus one ``rng.integers`` for a sentence without a position.
+    """
+    choice = rng.random()
+    head = f"the {colour} {shape}"
+    if related is not None and choice < 0.45:
+        r_shape, r_colour, r_centre = related
+        return f"{head} {_relation(np.asarray(centre_xy), np.asarray(r_centre))} the {r_colour} {r_shape}"
+    if choice < 0.75:
+        return f"{head} {_position_phrase(np.asarray(centre_xy), width, height)}"
+    return plain_description(rng, shape, colour)
+
+
+def plain_description(rng: np.random.Generator, shape: str, colour: str) -> str:
+    """A sentence naming only ``"<colour> <shape>"`` (one ``rng.integers`` draw)."""
+    return _PLAIN_TEMPLATES[int(rng.integers(len(_PLAIN_TEMPLATES)))].format(c=colour, s=shape)
+
+
 def _sentence(
     rng: np.random.Generator, target: SceneObject, related: SceneObject | None, width: int, height: int
 ) -> str:
-    """A first-frame description that always contains "<colour> <shape>" of the target."""
-    choice = rng.random()
-    head = f"the {target.colour} {target.shape}"
-    if related is not None and choice < 0.45:
-        relation = _relation(target.centers_xy[0], related.centers_xy[0])
-        return f"{head} {relation} the {related.colour} {related.shape}"
-    if choice < 0.75:
-        return f"{head} {_position_phrase(target.centers_xy[0], width, height)}"
-    template = _PLAIN_TEMPLATES[int(rng.integers(len(_PLAIN_TEMPLATES)))]
-    return template.format(c=target.colour, s=target.shape)
+    """The sequence's sentence: the target described in the first frame."""
+    other = (related.shape, related.colour, related.centers_xy[0]) if related is not None else None
+    return describe_object(rng, target.shape, target.colour, target.centers_xy[0], other, width, height)
 
 
 def _round_list(values: np.ndarray, digits: int = 3) -> list[Any]:
@@ -862,6 +880,31 @@ def _object_meta(obj: SceneObject, track_xywh: np.ndarray) -> dict[str, Any]:
         "colour_rgb": list(COLOURS_RGB[obj.colour]),
         "track_xywh": _round_list(track_xywh, 3),
     }
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectTrack:
+    """One object of a written scene, read back from ``meta.json``."""
+
+    role: str  # "target" or the distractor kind
+    shape: str
+    colour: str
+    track_xywh: np.ndarray  # (n, 4) unclipped polygon bounds per frame, frame pixels
+
+    def centre_xy(self, t: int) -> np.ndarray:
+        x, y, w, h = self.track_xywh[t]
+        return np.array([x + w / 2.0, y + h / 2.0])
+
+
+def scene_objects(meta: dict[str, Any]) -> list[ObjectTrack]:
+    """The target (first) and the distractors of a sequence's ``meta.json`` content."""
+    objects = []
+    for entry in [meta["target"], *meta["distractors"]]:
+        track = np.asarray(entry["track_xywh"], dtype=np.float64)
+        if track.ndim != 2 or track.shape[1] != 4:
+            raise ValueError(f"meta.json of {meta.get('name')!r}: track_xywh must be (n, 4), got {track.shape}")
+        objects.append(ObjectTrack(str(entry["role"]), str(entry["shape"]), str(entry["colour"]), track))
+    return objects
 
 
 # --------------------------------------------------------------------------- writing

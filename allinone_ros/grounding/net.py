@@ -9,6 +9,12 @@ tokens -- so a query can pick out the head noun phrase of "the red car left of t
 and an MLP turns them into a per-channel scale and shift (FiLM) for every residual block. Two
 coordinate channels let position phrases ("in the top left") be learned.
 
+Score head (``score_head``): ``"film"`` scores each cell with a 1x1 convolution of the
+conditioned features; ``"match"`` scores it by the cosine similarity of a per-cell embedding
+(``embed_dim``) with an embedding of the sentence, scaled and shifted by two learned scalars,
+as open-vocabulary detectors do. A cell then scores high only when what it shows agrees with
+every part of the description (colour *and* shape), which FiLM alone learns slowly.
+
 Trained by ``allinone-train-grounder`` (:mod:`allinone_ros.training.grounding`).
 """
 from __future__ import annotations
@@ -20,6 +26,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+
+SCORE_HEADS = ("film", "match")
 
 
 @dataclass(frozen=True)
@@ -36,10 +45,14 @@ class TextGrounderConfig:
     text_max_len: int = 40
     num_text_queries: int = 4
     text_hidden: int = 128
+    score_head: str = "film"  # "film" | "match" (see the module docstring)
+    embed_dim: int = 64  # "match": width of the cell and sentence embeddings
 
     def __post_init__(self) -> None:
+        if self.score_head not in SCORE_HEADS:
+            raise ValueError(f"score_head must be one of {SCORE_HEADS}, got {self.score_head!r}")
         for name in ("input_width", "input_height", "num_stages", "num_blocks", "head_channels", "text_dim",
-                     "text_max_len", "num_text_queries", "text_hidden"):
+                     "text_max_len", "num_text_queries", "text_hidden", "embed_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -122,26 +135,52 @@ class TextGrounderNet(nn.Module):
         nn.init.zeros_(self.film[-1].bias)
         self.blocks = nn.ModuleList(FiLMBlock(width, d) for d in cfg.block_dilations)
         self.trunk = nn.Sequential(nn.Conv2d(width, cfg.head_channels, 3, padding=1), nn.ReLU(inplace=True))
-        self.score = nn.Conv2d(cfg.head_channels, 1, 1)
         self.size = nn.Conv2d(cfg.head_channels, 2, 1)
         self.offset = nn.Conv2d(cfg.head_channels, 2, 1)
-        for conv in (self.score, self.size, self.offset):  # start flat: score 0.01, sizes/offsets 0.5
+        for conv in (self.size, self.offset):  # start flat: sizes/offsets 0.5
             nn.init.zeros_(conv.weight)
-        nn.init.constant_(self.score.bias, -4.6)
+        if cfg.score_head == "film":
+            self.score = nn.Conv2d(cfg.head_channels, 1, 1)
+            nn.init.zeros_(self.score.weight)
+            nn.init.constant_(self.score.bias, -4.6)  # score 0.01 everywhere at the start
+        else:
+            self.cell_embed = nn.Conv2d(cfg.head_channels, cfg.embed_dim, 1)
+            self.text_embed = nn.Sequential(
+                nn.Linear(cfg.num_text_queries * cfg.text_hidden, 2 * cfg.text_hidden), nn.ReLU(inplace=True),
+                nn.Linear(2 * cfg.text_hidden, cfg.embed_dim),
+            )
+            self.match_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # logit = e^scale * cos + bias
+            self.match_bias = nn.Parameter(torch.tensor(-4.6))
 
     def forward(self, image: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> GrounderOutput:
+        return self.forward_head(self.forward_features(image), tokens, mask)
+
+    def forward_features(self, image: torch.Tensor) -> torch.Tensor:
+        """The sentence-independent features (B, C, h, w) at the output stride, position channels mixed in."""
         b = image.shape[0]
         x = self.stem(image)  # (B, C, h, w)
         h, w = x.shape[-2:]
         ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
         xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))[None].expand(b, 2, h, w)  # (B, 2, h, w)
-        x = self.coord(torch.cat([x, grid], 1))
-        film = self.film(self.text(tokens, mask)).view(b, len(self.blocks), 2, -1)  # (B, N, 2, C)
+        return self.coord(torch.cat([x, grid], 1))
+
+    def forward_head(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> GrounderOutput:
+        """Features (B, C, h, w) + sentence tokens -> score, size and offset maps."""
+        b = x.shape[0]
+        text = self.text(tokens, mask)  # (B, Q*H)
+        film = self.film(text).view(b, len(self.blocks), 2, -1)  # (B, N, 2, C)
         for i, block in enumerate(self.blocks):
             x = block(x, film[:, i, 0], film[:, i, 1])
         t = self.trunk(x)  # (B, Ch, h, w)
-        score = torch.sigmoid(self.score(t)).clamp(1e-4, 1.0 - 1e-4)
+        if self.cfg.score_head == "film":
+            logit = self.score(t)  # (B, 1, h, w)
+        else:
+            cells = F.normalize(self.cell_embed(t), dim=1)  # (B, E, h, w)
+            sentence = F.normalize(self.text_embed(text), dim=1)  # (B, E)
+            cos = torch.einsum("behw,be->bhw", cells, sentence)[:, None]  # (B, 1, h, w)
+            logit = self.match_scale.exp() * cos + self.match_bias
+        score = torch.sigmoid(logit).clamp(1e-4, 1.0 - 1e-4)
         return GrounderOutput(score, torch.sigmoid(self.size(t)), torch.sigmoid(self.offset(t)))
 
 
