@@ -367,3 +367,19 @@ def test_tiny_training_with_the_attribute_loss_runs_and_resumes(tmp_path: Path) 
     assert not any(k.startswith("probe") for k in exported) and set(exported) == set(state["model"])
     resumed = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=3"]), tmp_path / "run", resume=True)
     assert resumed.epoch == 2 and resumed.train()["epoch"] == 3
+
+
+def test_text_query_positions_make_the_pooling_order_sensitive() -> None:
+    from allinone_ros.grounding.net import TextQueries
+
+    torch.manual_seed(0)
+    tokens = torch.randn(1, 4, 16)
+    swapped = tokens[:, [0, 2, 1, 3]]  # two words exchanged ("white ... black" vs "black ... white")
+    mask = torch.ones(1, 4)
+    plain = TextQueries(16, 8, 2)
+    assert torch.allclose(plain(tokens, mask), plain(swapped, mask), atol=1e-6)  # a bag of tokens
+    positional = TextQueries(16, 8, 2, max_len=4)
+    assert torch.allclose(positional(tokens, mask), positional(swapped, mask), atol=1e-6)  # zero at the start
+    with torch.no_grad():
+        positional.positions.normal_()
+    assert not torch.allclose(positional(tokens, mask), positional(swapped, mask), atol=1e-4)

@@ -46,6 +46,7 @@ class TextGrounderConfig:
     num_text_queries: int = 4
     text_hidden: int = 128
     score_head: str = "film"  # "film" | "match" (see the module docstring)
+    text_positions: bool = False  # position embeddings on the text keys (TextQueries)
     embed_dim: int = 64  # "match": width of the cell and sentence embeddings
 
     def __post_init__(self) -> None:
@@ -83,16 +84,24 @@ class GrounderOutput(NamedTuple):
 
 
 class TextQueries(nn.Module):
-    """Token features (B, L, D) + mask -> (B, Q * H): learned queries attending over the tokens."""
+    """Token features (B, L, D) + mask -> (B, Q * H): learned queries attending over the tokens.
 
-    def __init__(self, text_dim: int, hidden: int, num_queries: int) -> None:
+    With ``max_len > 0`` a learned embedding of the token's position is added to the keys the
+    queries are compared with (not to what they pool), so a query can prefer the first colour word
+    -- the object's own -- over the one of a related object ("the white diamond left of the black
+    diamond").
+    """
+
+    def __init__(self, text_dim: int, hidden: int, num_queries: int, max_len: int = 0) -> None:
         super().__init__()
         self.proj = nn.Linear(text_dim, hidden)
         self.queries = nn.Parameter(torch.randn(num_queries, hidden) * hidden ** -0.5)
+        self.positions = nn.Parameter(torch.zeros(max_len, hidden)) if max_len > 0 else None
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         keys = self.proj(tokens)  # (B, L, H)
-        logits = torch.einsum("qh,blh->bql", self.queries, keys) / math.sqrt(keys.shape[-1])  # (B, Q, L)
+        match = keys if self.positions is None else keys + self.positions[: keys.shape[1]]  # (B, L, H)
+        logits = torch.einsum("qh,blh->bql", self.queries, match) / math.sqrt(keys.shape[-1])  # (B, Q, L)
         logits = logits.masked_fill(~mask.bool()[:, None, :], float("-inf"))
         pooled = torch.einsum("bql,blh->bqh", logits.softmax(-1), keys)  # (B, Q, H)
         return pooled.flatten(1)  # (B, Q*H)
@@ -126,7 +135,8 @@ class TextGrounderNet(nn.Module):
         self.stem = nn.Sequential(*[_conv_bn_relu(chans[i], chans[i + 1], 2) for i in range(cfg.num_stages)])
         width = cfg.stem_channels[-1]
         self.coord = nn.Conv2d(width + 2, width, 1)
-        self.text = TextQueries(cfg.text_dim, cfg.text_hidden, cfg.num_text_queries)
+        self.text = TextQueries(cfg.text_dim, cfg.text_hidden, cfg.num_text_queries,
+                                cfg.text_max_len if cfg.text_positions else 0)
         self.film = nn.Sequential(
             nn.Linear(cfg.num_text_queries * cfg.text_hidden, 2 * cfg.text_hidden), nn.ReLU(inplace=True),
             nn.Linear(2 * cfg.text_hidden, cfg.num_blocks * 2 * width),
