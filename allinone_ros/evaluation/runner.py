@@ -10,10 +10,10 @@ The network runs through the job's backend (:class:`~allinone_ros.backends.Backe
 plain eager PyTorch). With several workers the parent builds the tracker once before they start:
 a bad checkpoint or an unavailable backend fails there with its own message (not as a broken
 process pool), ``auto`` is resolved once so every worker runs the same backend, and the shared
-artifact cache is filled by one process. The cache writes each artifact atomically (temporary
-file + rename) but not its key file, so workers building the same entry at once could make each
-other rebuild it or leave a key file naming the other's bytes; after the parent's build they
-only read it.
+artifact cache is filled by one process. (The cache writes each artifact and its key file
+atomically, but workers building the same entry at once would still redo each other's work and
+could leave a key file naming the other's bytes, which forces a rebuild; after the parent's build
+they only read it.)
 """
 from __future__ import annotations
 
