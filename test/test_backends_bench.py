@@ -24,7 +24,7 @@ def test_synthetic_sequence_moves_a_target_inside_the_frame():
 def test_bench_tiny_three_frames_writes_json_and_markdown(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = main(["--tiny", "--frames", "3", "--warmup", "1", "--rounds", "1", "--backends", "eager,onnxruntime",
-               "--precisions", "fp32", "--frame-size", "320x240", "--cache-dir", str(tmp_path / "cache"),
+               "--precisions", "fp32", "--frame-size", "320x240", "--engine-cache", str(tmp_path / "cache"),
                "--output", str(out), "--no-progress"])
     assert rc == 0
     report = json.loads(out.read_text())

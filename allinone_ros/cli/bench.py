@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let idle onnxruntime worker threads spin (default: they sleep, better on a shared CPU)")
     p.add_argument("--compile-mode", default="default",
                    choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
-    p.add_argument("--cache-dir", type=Path, default=None, help="artifact cache directory")
+    p.add_argument("--engine-cache", "--cache-dir", dest="cache_dir", type=Path, default=None, metavar="DIR",
+                   help="artifact cache directory (--cache-dir is the older name)")
     p.add_argument("--output", "-o", type=Path, default=Path("bench.json"),
                    help="JSON report (a .md table is written beside it)")
     p.add_argument("--trust-checkpoint", action="store_true")

@@ -27,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp16")
     p.add_argument("--device", default="cuda", help="cpu, cuda or cuda:N (default cuda)")
-    p.add_argument("--cache-dir", type=Path, default=None, help="artifact cache (default: $ALLINONE_CACHE_DIR "
-                                                                 "or ~/.cache/allinone_ros/engines)")
+    p.add_argument("--engine-cache", "--cache-dir", dest="cache_dir", type=Path, default=None, metavar="DIR",
+                   help="artifact cache (default: $ALLINONE_CACHE_DIR or ~/.cache/allinone_ros/engines; "
+                        "--cache-dir is the older name)")
     p.add_argument("--output", type=Path, default=None, help="write the artifact here instead of the cache slot")
     p.add_argument("--opset", type=int, choices=(17, 18), default=17, help="ONNX opset (onnxruntime backend)")
     p.add_argument("--ort-provider", action="append", choices=("cpu", "cuda", "tensorrt"), default=None,
