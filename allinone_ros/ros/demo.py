@@ -30,6 +30,7 @@ from std_msgs.msg import String
 
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
+from ..backends.config import BACKENDS, PRECISIONS
 from ..data.synthetic import SyntheticConfig, plan_sequence
 from ..evaluation.metrics import iou_xywh
 from ..visualize import VideoSink, draw_box
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2024, help="synthetic sequence seed")
     p.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="the node's inference backend (default: the node's own default, eager)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="the node's precision (default fp32)")
     p.add_argument("--sentence-only", action="store_true",
                    help="the operator sends only the sentence on /track_command (no box): the node finds the "
                         "target with its grounder")
@@ -122,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
            "-p", "qos_reliability:=reliable"]
     if args.checkpoint:
         cmd += ["-p", f"checkpoint:={args.checkpoint}"]
+    for name in ("backend", "precision"):
+        if getattr(args, name) is not None:
+            cmd += ["-p", f"{name}:={getattr(args, name)}"]
     log.info(f"[demo] sequence: {len(seq)} frames {seq.width}x{seq.height}, sentence: {seq.sentence!r}")
     log.info(f"[demo] starting: {' '.join(cmd)}")
     proc = subprocess.Popen(cmd)
