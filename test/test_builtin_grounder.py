@@ -167,7 +167,16 @@ def test_tiny_training_lowers_the_loss_and_its_checkpoint_grounds(tmp_path: Path
     # resume continues from the newest epoch checkpoint and ends at the configured epoch
     resumed = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=5"]), tmp_path / "run", resume=True)
     assert resumed.epoch == 4
+    assert resumed.opt.param_groups[0]["lr"] == pytest.approx(3.0e-4)  # dropped x0.1 after epoch 3
     assert resumed.train()["epoch"] == 5
+
+    # a schedule changed in the YAML applies on resume (the saved scheduler knows only milestone 3)
+    moved = GroundingTrainer(load_grounding_experiment(cfg, ["schedule.epochs=7", "schedule.lr_drop_epochs=[3, 6]"]),
+                             tmp_path / "run", resume=True)
+    assert moved.epoch == 5
+    assert moved.opt.param_groups[0]["lr"] == pytest.approx(3.0e-4)
+    moved.train()
+    assert moved.opt.param_groups[0]["lr"] == pytest.approx(3.0e-5)  # the new milestone 6 took effect
 
 
 # --------------------------------------------------------------------------- referents of synthetic scenes

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -480,6 +481,9 @@ class GroundingTrainer:
             self.probe.load_state_dict(state["probe"], strict=True)
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
+        # The schedule given now wins over the saved milestones (a run shortened or extended in its YAML).
+        self.sched.milestones = Counter(self.exp.schedule.lr_drop_epochs)
+        self.sched.gamma = self.exp.schedule.lr_drop_factor
         self.epoch = int(state["epoch"])
         log.info("resumed from %s (epoch %d done)", ckpts[-1], self.epoch)
 
