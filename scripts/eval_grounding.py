@@ -6,7 +6,8 @@ Reproducible from the repository root::
     .venv/bin/python scripts/eval_grounding.py --threads 1 --json out/eval_grounding.json
 
 On the held-out distractor set (seed 1001 by default; every sequence has a distractor of the
-target's shape in another colour next to the target; training used seeds 1 and 2):
+target's shape in another colour next to the target; the tracker was trained on seeds 1-4, the
+grounder on seeds 1, 2 and 11-14):
 
 * NL-only: the initial box is ignored; the lost-target state machine
   (:class:`~allinone_ros.tracker.lost.ManagedTracker`) grounds the sentence, tracks, notices loss and

@@ -9,7 +9,7 @@ Reproducible from the repository root (after ``allinone-train-grounder``)::
 Every epoch checkpoint of the run (``RUN/checkpoints/epoch_*.pt``) is scored on the first frames
 of a validation set of synthetic sequences with a same-shape distractor of another colour
 (``--val-seed``, default 501; generated under ``--data-root`` when missing; training used seeds
-1, 2, 11 and 12, the tests 1000 and 1001): a sequence is a *hit* when the best candidate scoring
+1, 2 and 11-14, the tests 1000 and 1001): a sequence is a *hit* when the best candidate scoring
 ``--ground-threshold`` or more overlaps the target with IoU > 0.5, which is what starting from
 the sentence alone needs. The checkpoint with the highest hit rate (the later one on a tie) is
 written as a strict ``.safetensors`` grounder checkpoint with the run's experiment and the
