@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import cli_main, set_threads
+from .common import add_engine_cache_argument, cli_main, set_threads
 
 PROG = "allinone-bench"
 
@@ -48,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let idle onnxruntime worker threads spin (default: they sleep, better on a shared CPU)")
     p.add_argument("--compile-mode", default="default",
                    choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
-    p.add_argument("--engine-cache", "--cache-dir", dest="cache_dir", type=Path, default=None, metavar="DIR",
-                   help="artifact cache directory (--cache-dir is the older name)")
+    add_engine_cache_argument(p, "--cache-dir")
     p.add_argument("--output", "-o", type=Path, default=Path("bench.json"),
                    help="JSON report (a .md table is written beside it)")
     p.add_argument("--trust-checkpoint", action="store_true")
@@ -67,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint=str(args.checkpoint) if args.checkpoint else "", trust_checkpoint=args.trust_checkpoint,
         device=args.device, backends=args.backends, precisions=args.precisions, preprocess=args.preprocess,
         frame_size=args.frame_size, rounds=args.rounds,
-        cache_dir=str(args.cache_dir) if args.cache_dir else "", ort_intra_threads=args.ort_threads,
+        cache_dir=str(args.engine_cache) if args.engine_cache else "", ort_intra_threads=args.ort_threads,
         ort_allow_spinning=args.ort_spin,
         compile_mode=args.compile_mode,
     )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import TRUST_CHECKPOINT_HELP, cli_main
+from .common import TRUST_CHECKPOINT_HELP, add_engine_cache_argument, cli_main
 
 if TYPE_CHECKING:
     from ..backends import BackendConfig
@@ -27,9 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp16")
     p.add_argument("--device", default="cuda", help="cpu, cuda or cuda:N (default cuda)")
-    p.add_argument("--engine-cache", "--cache-dir", dest="cache_dir", type=Path, default=None, metavar="DIR",
-                   help="artifact cache (default: $ALLINONE_CACHE_DIR or ~/.cache/allinone_ros/engines; "
-                        "--cache-dir is the older name)")
+    add_engine_cache_argument(p, "--cache-dir")
     p.add_argument("--output", type=Path, default=None, help="write the artifact here instead of the cache slot")
     p.add_argument("--opset", type=int, choices=(17, 18), default=17, help="ONNX opset (onnxruntime backend)")
     p.add_argument("--ort-provider", action="append", choices=("cpu", "cuda", "tensorrt"), default=None,
@@ -48,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = BackendConfig(
         name=args.backend, precision=args.precision, device=args.device,
-        cache_dir=str(args.cache_dir) if args.cache_dir else "", artifact=str(args.output) if args.output else "",
+        cache_dir=str(args.engine_cache) if args.engine_cache else "", artifact=str(args.output) if args.output else "",
         on_mismatch=args.on_mismatch, onnx_opset=args.opset, ort_providers=tuple(args.ort_provider or ()),
         trt_cuda_graphs=False,
     )

@@ -52,9 +52,15 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
                         "available here)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="compute precision of the network (default fp32); boxes are float32 either way")
-    p.add_argument("--engine-cache", type=Path, default=None, metavar="DIR",
+    add_engine_cache_argument(p)
+
+
+def add_engine_cache_argument(p: argparse.ArgumentParser, *aliases: str) -> None:
+    """``--engine-cache DIR`` (``args.engine_cache``); ``aliases`` are older names of the same option."""
+    p.add_argument("--engine-cache", *aliases, dest="engine_cache", type=Path, default=None, metavar="DIR",
                    help="cache of built engines / ONNX files (default: $ALLINONE_CACHE_DIR, else "
-                        "$XDG_CACHE_HOME or ~/.cache, then allinone_ros/engines)")
+                        "$XDG_CACHE_HOME or ~/.cache, then allinone_ros/engines)"
+                        + "".join(f"; {a} is an older name" for a in aliases))
 
 
 def backend_config(args: argparse.Namespace, threads: int | None = None) -> BackendConfig:

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from .config import DataSource, RunConfig, _check_number, apply_overrides
 from .data import read_source
 from .distributed import DistInfo, resolve_device
 from .losses import box_cxcywh_to_xyxy, focal_loss, gaussian_radius, giou_loss
+from .optim import build_scheduler, restore_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -463,8 +463,7 @@ class GroundingTrainer:
         self.data = FrameDataset.from_config(exp.data, exp.model, exp.run.seed, with_objects=use_attributes)
         self.probe = AttributeProbe(exp.model.stem_channels[-1]).to(self.device) if use_attributes else None
         self.opt = torch.optim.AdamW(params_of(self.net, self.probe), lr=exp.optim.lr, weight_decay=exp.optim.weight_decay)
-        self.sched = torch.optim.lr_scheduler.MultiStepLR(self.opt, list(exp.schedule.lr_drop_epochs),
-                                                          exp.schedule.lr_drop_factor)
+        self.sched = build_scheduler(self.opt, exp.schedule)
         self.epoch = 0
         self._tokens: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if resume:
@@ -480,10 +479,7 @@ class GroundingTrainer:
         if self.probe is not None:
             self.probe.load_state_dict(state["probe"], strict=True)
         self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
-        # The schedule given now wins over the saved milestones (a run shortened or extended in its YAML).
-        self.sched.milestones = Counter(self.exp.schedule.lr_drop_epochs)
-        self.sched.gamma = self.exp.schedule.lr_drop_factor
+        restore_scheduler(self.sched, state["scheduler"], self.exp.schedule)
         self.epoch = int(state["epoch"])
         log.info("resumed from %s (epoch %d done)", ckpts[-1], self.epoch)
 

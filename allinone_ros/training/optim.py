@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from ..model import AllInOne
-from .config import OptimConfig, ScheduleConfig
+from .config import OptimConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,31 @@ def build_optimizer(model: AllInOne, cfg: OptimConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig) -> torch.optim.lr_scheduler.MultiStepLR:
+class StepSchedule(Protocol):
+    """What the schedulers need of a schedule config (:class:`~allinone_ros.training.config.ScheduleConfig`
+    and the grounder's)."""
+
+    @property
+    def lr_drop_epochs(self) -> tuple[int, ...]: ...
+
+    @property
+    def lr_drop_factor(self) -> float: ...
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: StepSchedule) -> torch.optim.lr_scheduler.MultiStepLR:
     """Multiply every group's learning rate by ``lr_drop_factor`` at each of ``lr_drop_epochs`` (stepped per epoch)."""
     return torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(cfg.lr_drop_epochs), gamma=cfg.lr_drop_factor
     )
+
+
+def restore_scheduler(scheduler: torch.optim.lr_scheduler.MultiStepLR, state: dict[str, Any],
+                      cfg: StepSchedule) -> None:
+    """Load a saved scheduler state for ``--resume``; the schedule given now wins over the saved
+    milestones and factor (a run extended or shortened in its YAML)."""
+    scheduler.load_state_dict(state)
+    scheduler.milestones = Counter(cfg.lr_drop_epochs)
+    scheduler.gamma = cfg.lr_drop_factor
 
 
 def freeze_unused(model: AllInOne) -> list[str]:

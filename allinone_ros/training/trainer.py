@@ -5,7 +5,7 @@ import logging
 import math
 import random
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from .distributed import DistInfo, all_reduce_mean, barrier, init_distributed, r
 from .finetune import init_from_checkpoint, write_report
 from .forward import TextFeatureCache, TrainingForward, text_is_frozen
 from .losses import TrackingLoss, keep_rate_schedule
-from .optim import build_optimizer, build_scheduler, freeze_unused, grad_norm_clip
+from .optim import build_optimizer, build_scheduler, freeze_unused, grad_norm_clip, restore_scheduler
 from .state import latest_checkpoint, load_training_state, restore_rng, save_training_state
 from .tb import ScalarLogger
 
@@ -141,10 +141,7 @@ class Trainer:
         self.model.load_state_dict(saved.state_dict(), strict=True)
         del saved
         self.optimizer.load_state_dict(st.optimizer)
-        self.scheduler.load_state_dict(st.scheduler)
-        # The config given now wins over the saved milestones (e.g. a run extended with more epochs).
-        self.scheduler.milestones = Counter(self.exp.schedule.lr_drop_epochs)
-        self.scheduler.gamma = self.exp.schedule.lr_drop_factor
+        restore_scheduler(self.scheduler, st.scheduler, self.exp.schedule)
         if st.scaler is not None:
             self.scaler.load_state_dict(st.scaler)
         current = experiment_to_dict(self.exp)
