@@ -79,7 +79,7 @@ def test_compile_backend_equals_eager_on_cpu(model):
     torch.testing.assert_close(out.score_map, ref.score_map, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(out.size_map, ref.size_map, rtol=1e-4, atol=1e-5)
     assert torch.equal(out.kept_index, ref.kept_index)
-    assert backend.info["compile_s"] > 0
+    assert backend.info["compile_s"] > 0 and backend.info["freezing"] is True  # weights folded on CPU
 
 
 def test_tensorrt_on_cpu_says_to_use_a_cpu_backend(model):
