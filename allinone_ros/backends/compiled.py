@@ -1,6 +1,7 @@
 """``torch.compile`` of the inference graph (Inductor), on CPU or CUDA."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -30,12 +31,12 @@ class CompileBackend(Backend):
         if mode == "reduce-overhead" and not config.is_cuda:
             log.warning("compile_mode 'reduce-overhead' uses CUDA graphs, which do not exist on CPU; "
                         "it behaves like 'default' there")
-        if mode is None and not config.is_cuda:
-            # Inductor freezing folds the (inference-only) weights into constants and pre-packs them
-            # for oneDNN: same fp32 results, measured 408 -> 286 ms per full-size forward on 2 CPU cores.
-            # Inductor reads the flag when it compiles (the first call), so run() patches it around every call;
-            # torch.compile(options=...) was measured not to apply it.
-            self.info["freezing"] = True
+        # On CPU, Inductor freezing folds the (inference-only) weights into constants and pre-packs them
+        # for oneDNN: same fp32 results, measured 408 -> 286 ms per full-size forward on 2 CPU cores.
+        # Inductor reads the flag when it compiles (the first call), so run() patches it around every call;
+        # torch.compile(options=...) was measured not to apply it.
+        self._freezing = mode is None and not config.is_cuda
+        self.info["freezing"] = self._freezing
         self.module = torch.compile(module, mode=mode, fullgraph=True, dynamic=False)
         self._compiled_once = False
         self.info["compile_mode"] = config.compile_mode
@@ -47,7 +48,9 @@ class CompileBackend(Backend):
 
     def run(self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor) -> tuple[torch.Tensor, ...]:
         t0 = time.perf_counter()
-        with torch.inference_mode(), torch._inductor.config.patch(freezing=bool(self.info.get("freezing"))):
+        # Patched only when wanted, so a global Inductor setting of the user's is left as it was.
+        freezing = torch._inductor.config.patch(freezing=True) if self._freezing else contextlib.nullcontext()
+        with torch.inference_mode(), freezing:
             out = self.module(template, search, lang)
         if not self._compiled_once:
             self._compiled_once = True
