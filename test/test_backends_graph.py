@@ -116,3 +116,22 @@ def test_the_op_walker_detects_a_boolean_mask():
     program = torch.export.export(Masked(), (torch.randn(8),))
     ops = set(_op_names(program))
     assert ops & (DATA_DEPENDENT | {"bool_mask_index"})
+
+
+def test_sdpa_ranking_row_is_float32_under_bf16():
+    """The elimination row is computed in float32 from the half-precision q/k, so near-ties keep their order."""
+    from allinone_ros.model.attention import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(dim=64, num_heads=4, impl="sdpa").to(torch.bfloat16)
+    x = torch.randn(1, 40, 64, dtype=torch.bfloat16)  # (B, N, C)
+    with torch.inference_mode():
+        out, row = attn(x, rank_row=3)
+        qkv = attn.qkv(x).reshape(1, 40, 3, 4, 16).permute(2, 0, 3, 1, 4)
+        q, k = qkv[0].double(), qkv[1].double()  # (B, heads, N, head_dim), bf16 values held in float64
+    assert out.dtype == torch.bfloat16
+    assert row is not None and row.dtype == torch.float32 and row.shape == (1, 4, 40)
+    expected = ((q[:, :, 3:4] * 16**-0.5) @ k.transpose(-2, -1)).softmax(dim=-1)[:, :, 0]  # (B, heads, N)
+    torch.testing.assert_close(row.double(), expected, rtol=1e-5, atol=1e-7)
+    # A bf16 row would be off by far more than that (bf16 has an 8-bit mantissa).
+    assert (row.to(torch.bfloat16).double() - expected).abs().max() > 1e-5

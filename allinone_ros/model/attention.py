@@ -36,8 +36,11 @@ class Attention(nn.Module):
         if self.impl == "sdpa":
             out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head_dim)
             if rank_row is not None:
-                logits = (q[:, :, rank_row : rank_row + 1] * self.scale) @ k.transpose(-2, -1)
-                row = logits.softmax(dim=-1)[:, :, 0]  # (B, heads, N)
+                # In float32 even when the graph computes in bf16/fp16: the row only ranks tokens, and
+                # half-precision logits tie often enough to change which tokens are kept.
+                q_row = q[:, :, rank_row : rank_row + 1].float()  # (B, heads, 1, head_dim)
+                logits = (q_row * self.scale) @ k.float().transpose(-2, -1)  # (B, heads, 1, N)
+                row = logits.softmax(dim=-1)[:, :, 0]  # (B, heads, N) float32
         else:
             attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, heads, N, N)
             out = attn @ v
