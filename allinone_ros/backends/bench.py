@@ -29,6 +29,7 @@ from .config import BACKENDS, PRECISIONS, BackendConfig
 from .errors import ArtifactError, BackendUnavailableError
 from .factory import available_backends
 from .fast_tracker import make_tracker
+from .onnx_export import ONNX_PRECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -198,14 +199,12 @@ def plan_rows(cfg: BenchConfig) -> tuple[list[_Row], list[dict[str, str]]]:
     skipped: list[dict[str, str]] = []
     for backend in backends:
         for precision in precisions:
-            if backend == "onnxruntime" and precision == "bf16":
-                skipped.append({"row": f"{backend} {precision}", "reason": "onnxruntime has no bf16 path here"})
+            if backend == "onnxruntime" and precision not in ONNX_PRECISIONS:
+                skipped.append({"row": f"{backend} {precision}",
+                                "reason": f"onnxruntime runs the ONNX export, which has {ONNX_PRECISIONS} only"})
                 continue
             if not cuda and precision == "fp16" and backend != "eager":
                 skipped.append({"row": f"{backend} {precision}", "reason": "fp16 is a GPU precision"})
-                continue
-            if not cuda and backend == "compile" and precision != "fp32":
-                skipped.append({"row": f"{backend} {precision}", "reason": "CPU compile measured in fp32 only"})
                 continue
             for pre in preprocess:
                 key = (backend, precision, pre)
