@@ -30,8 +30,9 @@ step() {  # step NAME TIMEOUT_S CMD...
   echo "[gpu_check] $name (limit ${limit}s)"
   timeout --signal=INT --kill-after=20 "$limit" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
-  summary+="[gpu_check] $name: rc=$rc in $((SECONDS - t0)) s"$'\n'
-  echo "[gpu_check] $name: rc=$rc in $((SECONDS - t0)) s"
+  local line="[gpu_check] $name: rc=$rc in $((SECONDS - t0)) s"
+  summary+="$line"$'\n'
+  echo "$line"
   tail -n 15 "$OUT/$name.log"
   [ "$rc" -gt "$worst" ] && worst=$rc
   return 0
