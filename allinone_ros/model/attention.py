@@ -13,7 +13,9 @@ class Attention(nn.Module):
 
     ``sdpa`` uses fused ``scaled_dot_product_attention``; when a ranking row is requested it is
     computed beside it as ``softmax(q[row] @ k^T * scale)``. ``plain`` materialises the full
-    attention matrix, as the released code does, and slices the row from it.
+    attention matrix, as the released code does, and slices the row from it. In fp32 the two agree;
+    in bf16/fp16 ``sdpa`` computes the ranking row in float32 while ``plain`` keeps the half-precision
+    row of its matrix, so near-ties can rank differently between them.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, impl: str = "sdpa") -> None:
