@@ -114,21 +114,21 @@ def make_tnl2k(root: Path, names: tuple[str, ...] = ("Basketball_video_01", "car
 # -------------------------------------------------------------- OTB99-L ----
 def make_otb99_lang(root: Path) -> dict[str, FakeSeq]:
     """``Biker`` (test), ``Jogging-1`` (test, tab separated ``groundtruth_rect.1.txt``),
-    ``David`` (train, 8 images but 6 boxes: ground truth covers the last 6)."""
+    ``BlurCar3`` (train, 8 images but 6 boxes: OTB starts its ground truth at frame 3)."""
     write_frames(root / "Biker" / "img", 6, name_fmt="{:04d}")
     write_boxes(root / "Biker" / "groundtruth_rect.txt", PATTERN_BOXES)
     write_frames(root / "Jogging" / "img", 6, name_fmt="{:04d}")
     write_boxes(root / "Jogging" / "groundtruth_rect.1.txt", PATTERN_BOXES, sep="\t")
     write_boxes(root / "Jogging" / "groundtruth_rect.2.txt", PATTERN_BOXES + 1, sep="\t")
-    write_frames(root / "David" / "img", 8, name_fmt="{:04d}")
-    write_boxes(root / "David" / "groundtruth_rect.txt", PATTERN_BOXES)
+    write_frames(root / "BlurCar3" / "img", 8, name_fmt="{:04d}")
+    write_boxes(root / "BlurCar3" / "groundtruth_rect.txt", PATTERN_BOXES)
     _write_text(root / "OTB_query_test" / "Biker.txt", "a man riding\na bike\n")
     _write_text(root / "OTB_query_test" / "Jogging-1.txt", "woman jogging on the left\n")
-    _write_text(root / "OTB_query_train" / "David.txt", "face of a man\n")
+    _write_text(root / "OTB_query_train" / "BlurCar3.txt", "face of a man\n")
     return {
         "Biker": FakeSeq("Biker", 6, PATTERN_BOXES, PATTERN_VISIBLE, "a man riding a bike"),
         "Jogging-1": FakeSeq("Jogging-1", 6, PATTERN_BOXES, PATTERN_VISIBLE, "woman jogging on the left"),
-        "David": FakeSeq("David", 6, PATTERN_BOXES, PATTERN_VISIBLE, "face of a man"),
+        "BlurCar3": FakeSeq("BlurCar3", 6, PATTERN_BOXES, PATTERN_VISIBLE, "face of a man"),
     }
 
 

@@ -48,12 +48,13 @@ def test_end_to_end(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) 
     assert not (out / "attributes.csv").exists()  # TNL2K has no attributes
 
     rows = _rows(out / "summary.csv")
-    # TNL2K detected -> pytracking conventions. Pattern: frames 2 (all zeros) and 4 (zero width) are absent.
+    # TNL2K detected -> protocol pytracking. Pattern: frames 2 (all zeros) and 4 (zero width) are invalid.
     # exact: IoU [1, 1, -1, 1, -1, 1] -> 4/6 for t < 1, 0 at t = 1 -> AUC = 20 * (4/6) / 21 = 40/63 = 63.492 %
     assert rows["exact"]["AUC"] == "63.492"
-    assert rows["exact"]["P@20px"] == "66.667"  # 4/6
-    # mAcc: frame 2 all-zero gt + empty prediction -> 1; frame 4 gt is not all zero, prediction empty -> 0 -> 5/6
-    assert rows["exact"]["mAcc"] == "83.333"
+    assert rows["exact"]["P@20px"] == "66.667"  # 4/6: invalid frames have centre error inf
+    assert rows["exact"]["nP"] == "100.000"  # pytracking: invalid frames have normalised error -1, a hit
+    assert rows["exact"]["mAcc"] == "-"  # pytracking defines no mAcc
+    assert rows["exact"]["Protocol"] == "pytracking"
     assert rows["exact"]["FPS"] == "20.000"  # 1 / 0.05 s
     # shifted (8x6 boxes moved 4 px): IoU 24/72 = 1/3 on frames 1, 3, 5; frame 0 is the ground truth.
     # t = 0..0.30: 4/6; t = 0.35..0.95: 1/6; AUC = (7*4/6 + 13/6) / 21 = 41/126 = 32.540 %
@@ -64,7 +65,7 @@ def test_end_to_end(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) 
 
     text = (out / "summary.md").read_text()
     assert text.index("| exact") < text.index("| shifted")
-    assert "absent frames: penalize" in text
+    assert "protocol: pytracking" in text
     printed = capsys.readouterr().out
     assert "| exact | 2 | 63.5 |" in printed
 
@@ -73,14 +74,23 @@ def test_end_to_end(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) 
     assert len(per_seq) == 4 and {r["Counted"] for r in per_seq} == {"6"}
 
 
-def test_conventions_override(setup: dict[str, Path]) -> None:
+def test_conventions_override(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
-        ["--dataset-root", str(setup["data"]), "--kind", "tnl2k", "--absent", "exclude",
+        ["--dataset-root", str(setup["data"]), "--kind", "tnl2k", "--protocol", "strict", "--absent", "exclude",
          "--results", f"exact={setup['exact']}", "--out", str(setup["out"]), "--no-progress"]
     )
     assert code == 0
+    rows = _rows(setup["out"] / "summary.csv")
     # only the 4 visible frames count, all IoU 1 -> AUC = 20/21 = 95.238 %
-    assert _rows(setup["out"] / "summary.csv")["exact"]["AUC"] == "95.238"
+    assert rows["exact"]["AUC"] == "95.238"
+    # mAcc: frame 2 all-zero gt + empty prediction -> 1; frame 4 gt is not all zero, prediction empty -> 0 -> 5/6
+    assert rows["exact"]["mAcc"] == "83.333"
+    assert "absent frames: exclude" in (setup["out"] / "summary.md").read_text()
+    # convention overrides belong to the strict protocol only
+    code = main(["--dataset-root", str(setup["data"]), "--absent", "exclude",
+                 "--results", f"exact={setup['exact']}", "--out", str(setup["out"]), "--no-progress"])
+    assert code == 2
+    assert "--absent only apply to --protocol strict (protocol is pytracking)" in capsys.readouterr().err
 
 
 def test_attribute_table_for_lasot(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -87,9 +88,9 @@ def test_summary_tables(tmp_path: Path) -> None:
     assert strong["AUC"] == "66.667"
     assert weak["AUC"] == "19.048"  # 20 * 0.2 / 21 = 0.190476
     assert strong["P@20px"] == "50.000"
-    # norm curve linspace(0,1,51): value at 0.20 (index 20) = 0.4, mean = 0.5
-    assert strong["nP@0.20"] == "40.000"
-    assert strong["nP mean 0-0.5"] == "50.000"
+    # norm curve linspace(0,1,51): value at 0.20 (index 20) = 0.4 (the default scalar), mean = 0.5
+    assert strong["nP"] == "40.000"
+    assert strong["Protocol"] == "strict"
     assert strong["cAUC"] == "25.000"
     assert strong["mAcc"] == "40.000"
     assert strong["SR@0.5"] == "70.000"
@@ -98,6 +99,11 @@ def test_summary_tables(tmp_path: Path) -> None:
     text = md_path.read_text()
     assert "| Tracker | Sequences | AUC |" in text
     assert "| Strong | 3 | 66.7 | 50.0 |" in text
+    mean_np = write_summary(tmp_path / "mean", {"S": replace(_summary(0.7), norm_precision_scalar="mean",
+                                                           protocol="got10k")})[0]
+    with mean_np.open() as handle:
+        row = next(csv.DictReader(handle))
+    assert row["nP"] == "50.000" and row["Protocol"] == "got10k"
     assert text.index("| Strong") < text.index("| Weak")
     assert "- conventions: test" in text
 

@@ -8,6 +8,10 @@ Example::
 Writes ``summary.{csv,md}``, ``attributes.{csv,md}`` (when the dataset has
 attributes), ``per_sequence.csv``, ``{success,precision,norm_precision,
 complete_success}.png`` and ``conventions.txt`` to ``--out``.
+
+``--protocol`` picks the official toolkit whose conventions are reproduced
+(:mod:`allinone_ros.evaluation.protocols`); the default is the one the
+dataset's paper tables use. Every report names it.
 """
 
 from __future__ import annotations
@@ -32,9 +36,15 @@ from allinone_ros.evaluation.metrics import (
     ZeroSizePolicy,
     attribute_groups,
     default_conventions,
-    evaluate_tracker,
-    summarize,
-    summarize_by_attribute,
+)
+from allinone_ros.evaluation.protocols import (
+    DATASET_DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    ProtocolInput,
+    default_protocol,
+    evaluate_protocol,
+    summarize_protocol,
+    summarize_protocol_by_attribute,
 )
 from allinone_ros.evaluation.report import (
     markdown_table,
@@ -58,13 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", nargs="+", required=True, metavar="NAME=DIR",
                    help="tracker name and its result directory (<seq>.txt files)")
     p.add_argument("--out", required=True, type=Path, help="output directory for tables and plots")
+    p.add_argument("--protocol", choices=list(PROTOCOLS),
+                   help="official toolkit whose conventions are reproduced (default per dataset: "
+                        + ", ".join(f"{k}={v}" for k, v in DATASET_DEFAULT_PROTOCOL.items()) + ")")
     p.add_argument("--conventions", choices=sorted(PRESETS),
-                   help="scoring preset (default per dataset: "
+                   help="--protocol strict only: conventions preset (default per dataset: "
                         + ", ".join(f"{k}={v}" for k, v in DATASET_DEFAULT_PRESET.items()) + ")")
     p.add_argument("--zero-size", choices=[z.value for z in ZeroSizePolicy],
-                   help="override: replace zero-size predictions by the previous box, or keep them")
+                   help="--protocol strict only: replace zero-size predictions by the previous box, or keep them")
     p.add_argument("--absent", choices=[a.value for a in AbsentPolicy],
-                   help="override: how frames without a visible target are scored")
+                   help="--protocol strict only: how frames without a visible target are scored")
     p.add_argument("--skip-missing", action="store_true",
                    help="score only the sequences every tracker has results for (default: error)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -118,23 +131,46 @@ def _select_sequences(sequences: list[Sequence], trackers: list[TrackerResults],
 
 
 def _score(
-    tracker: TrackerResults, sequences: list[Sequence], conventions: Conventions, progress: bool
+    tracker: TrackerResults, sequences: list[Sequence], protocol: str, kind: str, conventions: Conventions,
+    progress: bool,
 ) -> dict[str, SequenceResult]:
-    predictions: dict[str, np.ndarray] = {}
-    times: dict[str, np.ndarray] = {}
+    rows: dict[str, ProtocolInput] = {}
     for seq in tqdm(sequences, desc=tracker.name, unit="seq", disable=not progress, file=sys.stderr):
-        predictions[seq.name] = tracker.boxes(seq.name)
-        seq_times = tracker.times(seq.name)
-        if seq_times is not None:
-            times[seq.name] = seq_times
+        boxes, zero_lines = tracker.rows(seq.name)
+        rows[seq.name] = ProtocolInput(boxes, zero_lines, tracker.times(seq.name))
     try:
-        return evaluate_tracker(sequences, predictions, conventions, times)
+        return evaluate_protocol(protocol, kind, sequences, rows, conventions)
     except ValueError as exc:
-        raise ResultsError(f"tracker {tracker.name!r}: {exc}") from None
+        raise ResultsError(f"tracker {tracker.name!r} ({tracker.directory}): {exc}") from None
+
+
+def _protocol(args: argparse.Namespace, kind: str) -> str:
+    protocol = args.protocol or default_protocol(kind)
+    overrides = [f"--{n.replace('_', '-')}" for n in ("conventions", "zero_size", "absent") if getattr(args, n)]
+    if overrides and protocol != "strict":
+        raise ValueError(f"{', '.join(overrides)} only apply to --protocol strict (protocol is {protocol})")
+    return protocol
+
+
+def _notes(args: argparse.Namespace, kind: str, protocol: str, conventions: Conventions, n: int) -> list[str]:
+    spec = PROTOCOLS[protocol]
+    notes = [
+        f"dataset: {kind} at {args.dataset_root}" + (f", split {args.split}" if args.split else "") + f", {n} sequences",
+        f"protocol: {protocol} ({spec.description})"
+        + ("" if args.protocol else f"; default for {kind}"),
+    ]
+    if protocol == "strict":
+        notes.append(f"conventions: {conventions.describe()}")
+    scalar = "value at 0.20" if spec.norm_precision == "at_020" else "mean over 51 thresholds 0-0.5"
+    notes.append(f"nP = normalised precision, {scalar} (as {protocol} reports it)")
+    if protocol not in ("webuav-mmot", "strict"):
+        notes.append(f"cAUC and mAcc: not defined by {protocol} (-)")
+    return notes
 
 
 def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
+    protocol = _protocol(args, kind)
     sequences = open_dataset(kind, args.dataset_root, args.split)
     sequences = _select_sequences(sequences, trackers, args.skip_missing)
     conventions = _conventions(args, kind)
@@ -145,23 +181,17 @@ def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
     by_attr: dict[str, dict[str, Summary]] = {}
     groups = attribute_groups(sequences)
     for tracker in trackers:
-        per_seq[tracker.name] = _score(tracker, sequences, conventions, progress)
-        summaries[tracker.name] = summarize(per_seq[tracker.name].values())
-        by_attr[tracker.name] = summarize_by_attribute(per_seq[tracker.name], groups)
+        per_seq[tracker.name] = _score(tracker, sequences, protocol, kind, conventions, progress)
+        summaries[tracker.name] = summarize_protocol(protocol, per_seq[tracker.name].values())
+        by_attr[tracker.name] = summarize_protocol_by_attribute(protocol, per_seq[tracker.name], groups)
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    notes = [
-        f"dataset: {kind} at {args.dataset_root}" + (f", split {args.split}" if args.split else "")
-        + f", {len(sequences)} sequences",
-        f"conventions: {conventions.describe()}",
-        "nP@0.20 = normalised precision at 0.20 (LaSOT MATLAB / pytracking); "
-        "nP mean 0-0.5 = mean over 51 thresholds (got10k LaSOT / WebUAV-3M toolkit): not comparable",
-    ]
+    notes = _notes(args, kind, protocol, conventions, len(sequences))
     write_summary(out, summaries, notes)
     write_per_sequence(out, per_seq)
     if groups:
-        write_attributes(out, by_attr)
+        write_attributes(out, by_attr, protocol)
     try:
         write_plots(out, summaries)
     except ImportError as exc:

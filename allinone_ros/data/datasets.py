@@ -51,8 +51,12 @@ from allinone_ros.data.sequence import (
     find_frames,
     list_frames,
     natural_key,
+    LASOT_FLAG_NAMES,
+    GOT10K_ABSENCE_NAME,
     read_groundtruth,
+    read_int_values,
     read_sequence_dir,
+    read_text,
     valid_box_mask,
 )
 
@@ -123,7 +127,7 @@ def _subdirs(path: Path) -> list[Path]:
 
 
 def _read_name_list(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    names = [line.strip() for line in read_text(path).splitlines() if line.strip()]
     if not names:
         raise DatasetLayoutError(f"{path}: sequence list is empty")
     return names
@@ -172,7 +176,23 @@ def read_lasot(root: PathLike, split: str | None = None) -> list[Sequence]:
         seq_dirs = [s for c in _subdirs(root) for s in _subdirs(c) if s.name.startswith(c.name + "-")]
         if not seq_dirs:
             raise DatasetLayoutError(f"{root}: no LaSOT sequences; expected <class>/<class>-<n>/ directories")
-    return [read_sequence_dir(d) for d in seq_dirs]
+    return [read_sequence_dir(d, expected_flags=LASOT_FLAG_NAMES) for d in seq_dirs]
+
+
+def _sequence_dirs(base: Path, gt_name: str, frame_dir: str, what: str) -> list[Path]:
+    """Sub-directories holding a sequence; one with frames but no ground truth is an error."""
+    seq_dirs, ignored = [], []
+    for d in _subdirs(base):
+        if (d / gt_name).is_file():
+            seq_dirs.append(d)
+        elif (d / frame_dir).is_dir():
+            raise DatasetLayoutError(f"{d / gt_name}: missing ({what} sequence {d.name!r} has {frame_dir}/ frames)")
+        else:
+            ignored.append(d.name)
+    if ignored and seq_dirs:
+        LOGGER.warning("%s: ignoring %d directories that are not %s sequences (no %s, no %s/): %s",
+                       base, len(ignored), what, gt_name, frame_dir, ", ".join(ignored[:5]))
+    return seq_dirs
 
 
 # ---------------------------------------------------------------- TNL2K ----
@@ -181,19 +201,45 @@ def read_tnl2k(root: PathLike, split: str | None = None) -> list[Sequence]:
     base = _require_dir(Path(root), "TNL2K root")
     if split is not None:
         base = _require_dir(base / split, f"TNL2K split directory {split!r}")
-    seq_dirs = [d for d in _subdirs(base) if (d / "groundtruth.txt").is_file()]
+    seq_dirs = _sequence_dirs(base, "groundtruth.txt", "imgs", "TNL2K")
     if not seq_dirs:
         raise DatasetLayoutError(f"{base}: no TNL2K sequences; expected <seq>/imgs/ and <seq>/groundtruth.txt")
     return [read_sequence_dir(d) for d in seq_dirs]
 
 
 # -------------------------------------------------------------- OTB99-L ----
+# First annotated frame of OTB sequences whose ground truth does not start at
+# frame 1 (OTB's configSeqs, pytracking otbdataset, the All-in-One loader).
+# Every other sequence is aligned to frames 1..N (got10k and the All-in-One
+# loader; e.g. Diving: 215 boxes for 231 images -> frames 1-215).
+OTB_START_FRAME = {"David": 300, "BlurCar1": 247, "BlurCar3": 3, "BlurCar4": 18}
+
+
+def _otb_numbered_groundtruth(seq_dir: Path) -> str | None:
+    """The single non-empty ``groundtruth_rect.<n>.txt`` (OTB100 Human4: .1 is empty, .2 holds the boxes)."""
+    candidates = sorted(seq_dir.glob("groundtruth_rect.*.txt"), key=lambda p: natural_key(p.name))
+    non_empty = [p for p in candidates if read_text(p).strip()]
+    for empty in sorted(set(candidates) - set(non_empty)):
+        LOGGER.warning("%s: empty; ignored (as got10k does)", empty)
+    if len(non_empty) == 1:
+        return non_empty[0].name
+    if len(non_empty) > 1:
+        raise DatasetLayoutError(
+            f"{seq_dir}: several targets ({', '.join(p.name for p in non_empty)}); "
+            f"name the sequence {seq_dir.name}-<n> to pick one"
+        )
+    return None
+
+
 def _otb_video_dir(root: Path, name: str) -> tuple[Path, str]:
-    """Directory and ground-truth file of an OTB sequence (handles Jogging-1 etc.)."""
+    """Directory and ground-truth file of an OTB sequence (handles Jogging-1, Human4 etc.)."""
     for base in (root / "OTB_videos", root):
         seq_dir = base / name
         if seq_dir.is_dir():
-            return seq_dir, "groundtruth_rect.txt"
+            if (seq_dir / "groundtruth_rect.txt").is_file():
+                return seq_dir, "groundtruth_rect.txt"
+            numbered = _otb_numbered_groundtruth(seq_dir)
+            return seq_dir, numbered or "groundtruth_rect.txt"
         stem, _, index = name.rpartition("-")
         if stem and index.isdigit() and (base / stem / f"groundtruth_rect.{index}.txt").is_file():
             return base / stem, f"groundtruth_rect.{index}.txt"
@@ -207,9 +253,16 @@ def _read_otb_sequence(root: Path, name: str, sentence: str) -> Sequence:
         raise DatasetLayoutError(f"{gt_path}: OTB ground truth missing")
     frames = find_frames(seq_dir)
     boxes = read_groundtruth(gt_path, frames, seq_dir)
-    if boxes.shape[0] < len(frames):
-        LOGGER.info("%s: %d boxes for %d frames; aligning to the last frames", name, boxes.shape[0], len(frames))
-        frames = frames[len(frames) - boxes.shape[0] :]
+    first = OTB_START_FRAME.get(seq_dir.name, 1)
+    if first - 1 + boxes.shape[0] > len(frames):
+        raise DatasetLayoutError(
+            f"{gt_path}: {boxes.shape[0]} boxes from frame {first} need {first - 1 + boxes.shape[0]} frames, "
+            f"{seq_dir} has {len(frames)}"
+        )
+    if (first, boxes.shape[0]) != (1, len(frames)):
+        LOGGER.info("%s: %d boxes for %d frames; using frames %d-%d", name, boxes.shape[0], len(frames),
+                    first, first - 1 + boxes.shape[0])
+    frames = frames[first - 1 : first - 1 + boxes.shape[0]]
     return Sequence(name, frames, boxes, valid_box_mask(boxes), sentence)
 
 
@@ -232,7 +285,7 @@ def read_otb99_lang(root: PathLike, split: str | None = None) -> list[Sequence]:
         )
     sequences = []
     for query in query_files:
-        sentence = " ".join(query.read_text(encoding="utf-8", errors="replace").split())
+        sentence = " ".join(read_text(query, lenient=True).split())
         sequences.append(_read_otb_sequence(root, query.stem, sentence))
     return sequences
 
@@ -240,7 +293,7 @@ def read_otb99_lang(root: PathLike, split: str | None = None) -> list[Sequence]:
 # ------------------------------------------------------------ WebUAV-3M ----
 def read_webuav_attributes(path: Path) -> dict[str, int]:
     """Parse a WebUAV-3M ``attributes.txt`` into binary attributes (see module doc)."""
-    parts = [p for p in re.split(r"[,\s]+", path.read_text().strip()) if p]
+    parts = [p for p in re.split(r"[,\s]+", read_text(path).strip()) if p]
     try:
         values = [int(round(float(p))) for p in parts]
     except ValueError:
@@ -263,7 +316,11 @@ def read_webuav_attributes(path: Path) -> dict[str, int]:
 
 
 def _webuav_seq_dirs(base: Path) -> list[Path]:
-    return [d for d in _subdirs(base) if (d / "groundtruth_rect.txt").is_file()]
+    return _sequence_dirs(base, "groundtruth_rect.txt", "img", "WebUAV-3M")
+
+
+def _looks_like_webuav_split(base: Path) -> bool:
+    return any((d / "groundtruth_rect.txt").is_file() or (d / "img").is_dir() for d in _subdirs(base))
 
 
 def read_webuav3m(root: PathLike, split: str | None = None) -> list[Sequence]:
@@ -274,37 +331,72 @@ def read_webuav3m(root: PathLike, split: str | None = None) -> list[Sequence]:
         if split_dir is None:
             raise DatasetLayoutError(f"{root}: WebUAV-3M split directory {split!r} not found")
         bases = [split_dir]
-    elif _webuav_seq_dirs(root):
+    elif _looks_like_webuav_split(root):
         bases = [root]
     else:
-        bases = [d for d in _subdirs(root) if _webuav_seq_dirs(d)]
+        bases = [d for d in _subdirs(root) if _looks_like_webuav_split(d)]
     seq_dirs = [d for base in bases for d in _webuav_seq_dirs(base)]
     if not seq_dirs:
         raise DatasetLayoutError(
             f"{root}: no WebUAV-3M sequences; expected <split>/<seq>/img/ and <seq>/groundtruth_rect.txt"
         )
-    sequences = []
+    sequences, no_attributes = [], []
     for seq_dir in seq_dirs:
         seq = read_sequence_dir(seq_dir)
         att_path = seq_dir / "attributes.txt"
         if att_path.is_file():
             seq = replace(seq, attributes={**seq.attributes, **read_webuav_attributes(att_path)})
+        else:
+            no_attributes.append(seq.name)
         sequences.append(seq)
+    if no_attributes:
+        LOGGER.warning("%d WebUAV-3M sequence(s) without attributes.txt (%s): counted in no attribute subset, "
+                       "still in the overall scores", len(no_attributes), ", ".join(no_attributes[:5]))
     return sequences
 
 
 # -------------------------------------------------------------- GOT-10k ----
-def read_got10k_class(meta_path: Path) -> str:
-    """``object_class`` from a GOT-10k ``meta_info.ini`` (``""`` when absent)."""
+def read_got10k_meta(meta_path: Path) -> dict[str, str]:
+    """Every ``key: value`` of a GOT-10k ``meta_info.ini`` (all sections)."""
     parser = configparser.RawConfigParser(delimiters=(":",), strict=False)
     try:
-        parser.read_string(meta_path.read_text(encoding="utf-8", errors="replace"))
+        parser.read_string(read_text(meta_path, lenient=True))
     except configparser.Error as exc:
         raise DatasetLayoutError(f"{meta_path}: not a readable meta_info.ini ({exc.__class__.__name__})") from None
-    for section in parser.sections():
-        if parser.has_option(section, "object_class"):
-            return parser.get(section, "object_class").strip().replace("_", " ")
-    return ""
+    return {k: v.strip() for section in parser.sections() for k, v in parser.items(section)}
+
+
+def read_got10k_class(meta_path: Path) -> str:
+    """``object_class`` from a GOT-10k ``meta_info.ini`` (``""`` when absent)."""
+    return read_got10k_meta(meta_path).get("object_class", "").replace("_", " ")
+
+
+def _got10k_resolution(meta_path: Path, meta: dict[str, str]) -> tuple[int, int] | None:
+    text = meta.get("resolution")
+    if text is None:
+        return None
+    numbers = re.findall(r"\d+", text)
+    if len(numbers) != 2:
+        raise DatasetLayoutError(f"{meta_path}: resolution {text!r}, expected '(width, height)'")
+    return int(numbers[0]), int(numbers[1])
+
+
+def _read_got10k_sequence(seq_dir: Path) -> Sequence:
+    meta_path = seq_dir / "meta_info.ini"
+    meta = read_got10k_meta(meta_path) if meta_path.is_file() else {}
+    seq = read_sequence_dir(seq_dir, sentence=meta.get("object_class", "").replace("_", " "))
+    if not seq.has_full_groundtruth:  # test split: first box only, nothing to score
+        return seq
+    if not (seq_dir / GOT10K_ABSENCE_NAME).is_file():
+        LOGGER.warning("%s: missing; assuming the target visible in every frame with a valid box",
+                       seq_dir / GOT10K_ABSENCE_NAME)
+    cover = None
+    cover_path = seq_dir / "cover.label"
+    if cover_path.is_file():
+        cover = read_int_values(cover_path, allowed=tuple(range(9)))
+        if cover.shape[0] != seq.boxes_xywh.shape[0]:
+            raise DatasetLayoutError(f"{cover_path}: {cover.shape[0]} values for {seq.boxes_xywh.shape[0]} frames")
+    return replace(seq, image_size_wh=_got10k_resolution(meta_path, meta), cover=cover)
 
 
 def read_got10k(root: PathLike, split: str | None = None) -> list[Sequence]:
@@ -324,12 +416,7 @@ def read_got10k(root: PathLike, split: str | None = None) -> list[Sequence]:
             f"{base}: no GOT-10k sequences; expected <seq>/%08d.jpg and <seq>/groundtruth.txt "
             "(give the split, e.g. val, when the root holds train/val/test directories)"
         )
-    sequences = []
-    for seq_dir in seq_dirs:
-        meta = seq_dir / "meta_info.ini"
-        text = read_got10k_class(meta) if meta.is_file() else ""
-        sequences.append(read_sequence_dir(seq_dir, sentence=text))
-    return sequences
+    return [_read_got10k_sequence(seq_dir) for seq_dir in seq_dirs]
 
 
 # ------------------------------------------------------------ dispatch ----

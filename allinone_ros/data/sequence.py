@@ -12,10 +12,19 @@ Layouts recognised by :func:`read_sequence_dir` (first match wins):
   comma-separated 0/1), ``absence.label`` (GOT-10k, one 0/1 per line); a frame is
   also invisible when its box has ``w <= 0``, ``h <= 0`` or a NaN.
 
-The ground truth may be shorter than the frame list (e.g. GOT-10k test and
-anything that ships only the initial box): ``boxes_xywh`` and ``visible`` then
-have fewer rows than ``frame_paths`` (possibly one). Metrics need a full-length
-ground truth; see :attr:`Sequence.has_full_groundtruth`.
+Strictness (every error names the file and, where it applies, the line):
+
+* a UTF-8 byte-order mark at the start of any text file read here or in
+  :mod:`allinone_ros.data.datasets` (ground truth, flags, sentences, sequence
+  lists, ``attributes.txt``, ``meta_info.ini``, OTB queries) is stripped;
+* a blank line inside a ground-truth file is an error (blank lines at the end
+  are allowed): skipping it would shift every later box by a frame;
+* ground truth with more than one box but fewer boxes than frames is an error;
+  a single box (GOT-10k test, first box only) is accepted and
+  :attr:`Sequence.has_full_groundtruth` is False (metrics refuse it);
+* a missing visibility file that the layout names (LaSOT ``full_occlusion.txt``
+  / ``out_of_view.txt``, GOT-10k ``absence.label`` / ``cover.label``) is
+  logged as a warning that says what is assumed (target visible in every frame).
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ class Sequence:
     visible: np.ndarray
     sentence: str
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    image_size_wh: tuple[int, int] | None = None  # GOT-10k meta_info.ini resolution (for AO clipping)
+    cover: np.ndarray | None = None  # GOT-10k cover.label (0..8 per frame)
 
     def __post_init__(self) -> None:
         boxes = self.boxes_xywh
@@ -90,6 +101,33 @@ class Sequence:
     def init_box_xywh(self) -> np.ndarray:
         """Ground-truth box of the first frame."""
         return self.boxes_xywh[0].copy()
+
+
+def read_text(path: Path, lenient: bool = False) -> str:
+    """UTF-8 text of ``path`` with a leading byte-order mark removed.
+
+    ``lenient`` replaces undecodable bytes (sentences); otherwise they are an
+    error naming the file.
+    """
+    try:
+        return path.read_text(encoding="utf-8-sig", errors="replace" if lenient else "strict")
+    except UnicodeDecodeError as exc:
+        raise DatasetLayoutError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def numbered_lines(path: Path) -> list[tuple[int, str]]:
+    """Stripped non-empty lines with their 1-based numbers; a blank line before the last data line is an error."""
+    lines = read_text(path).splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise DatasetLayoutError(
+                f"{path}:{lineno}: blank line inside the file (every later row would shift by one frame)"
+            )
+        out.append((lineno, line.strip()))
+    return out
 
 
 def natural_key(name: str) -> tuple[object, ...]:
@@ -124,10 +162,7 @@ def find_frames(seq_dir: Path) -> tuple[Path, ...]:
 def read_boxes_xywh(path: Path) -> np.ndarray:
     """Read ``x,y,w,h`` rows (comma and/or whitespace separated) as ``(N, 4)`` float64."""
     rows: list[list[float]] = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.strip()
-        if not text:
-            continue
+    for lineno, text in numbered_lines(path):
         parts = [p for p in _SPLIT_RE.split(text) if p]
         if len(parts) != 4:
             raise DatasetLayoutError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(parts)}: {text!r}")
@@ -148,16 +183,33 @@ def read_groundtruth(gt_path: Path, frames: tuple[Path, ...], seq_dir: Path) -> 
     return boxes
 
 
+def require_full_groundtruth(gt_path: Path, boxes: np.ndarray, frames: tuple[Path, ...]) -> None:
+    """Refuse ground truth with more than one box but fewer boxes than frames."""
+    if 1 < boxes.shape[0] < len(frames):
+        raise DatasetLayoutError(
+            f"{gt_path}:{boxes.shape[0]}: ground truth ends after {boxes.shape[0]} boxes but the sequence has "
+            f"{len(frames)} frames (a first-box-only file has exactly 1 line)"
+        )
+
+
 def read_flags(path: Path) -> np.ndarray:
     """Read 0/1 flags separated by commas, whitespace or newlines as a bool array."""
-    parts = [p for p in _SPLIT_RE.split(path.read_text().strip()) if p]
-    try:
-        values = [int(float(p)) for p in parts]
-    except ValueError:
-        raise DatasetLayoutError(f"{path}: expected 0/1 flags, found non-numeric content") from None
-    if any(v not in (0, 1) for v in values):
-        raise DatasetLayoutError(f"{path}: expected only 0/1 flags")
-    return np.asarray(values, dtype=bool)
+    return read_int_values(path, allowed=(0, 1)).astype(bool)
+
+
+def read_int_values(path: Path, allowed: tuple[int, ...]) -> np.ndarray:
+    """Integers separated by commas, whitespace or newlines; errors name the line and the value."""
+    values: list[int] = []
+    for lineno, line in numbered_lines(path):
+        for part in (p for p in _SPLIT_RE.split(line) if p):
+            try:
+                number = float(part)
+            except ValueError:
+                raise DatasetLayoutError(f"{path}:{lineno}: non-numeric value {part!r}") from None
+            if number not in allowed:
+                raise DatasetLayoutError(f"{path}:{lineno}: value {part!r}, expected one of {list(allowed)}")
+            values.append(int(number))
+    return np.asarray(values, dtype=np.int64)
 
 
 def read_sentence(seq_dir: Path) -> str:
@@ -165,7 +217,7 @@ def read_sentence(seq_dir: Path) -> str:
     for name in SENTENCE_NAMES:
         candidate = seq_dir / name
         if candidate.is_file():
-            return candidate.read_text(encoding="utf-8", errors="replace").strip()
+            return read_text(candidate, lenient=True).strip()
     return ""
 
 
@@ -194,11 +246,15 @@ def find_groundtruth(seq_dir: Path) -> Path:
     raise DatasetLayoutError(f"{seq_dir}: no ground truth; expected one of {', '.join(GROUNDTRUTH_NAMES)}")
 
 
-def read_sequence_dir(path: PathLike, name: str | None = None, sentence: str | None = None) -> Sequence:
+def read_sequence_dir(
+    path: PathLike, name: str | None = None, sentence: str | None = None, expected_flags: tuple[str, ...] = ()
+) -> Sequence:
     """Read one sequence directory (LaSOT/TNL2K/OTB/WebUAV-3M/GOT-10k layout).
 
     ``name`` defaults to the directory name; ``sentence`` overrides the text
     files (used for OTB99-L, whose sentences live outside the sequence).
+    ``expected_flags``: visibility files the layout ships; a missing one is a
+    warning (the target is then assumed visible wherever its box is valid).
     """
     seq_dir = Path(path)
     if not seq_dir.is_dir():
@@ -206,8 +262,7 @@ def read_sequence_dir(path: PathLike, name: str | None = None, sentence: str | N
     frames = find_frames(seq_dir)
     gt_path = find_groundtruth(seq_dir)
     boxes = read_groundtruth(gt_path, frames, seq_dir)
-    if boxes.shape[0] < len(frames):
-        LOGGER.debug("%s: ground truth covers %d of %d frames", seq_dir, boxes.shape[0], len(frames))
+    require_full_groundtruth(gt_path, boxes, frames)
 
     visible = valid_box_mask(boxes)
     attributes: dict[str, AttributeValue] = {}
@@ -217,6 +272,8 @@ def read_sequence_dir(path: PathLike, name: str | None = None, sentence: str | N
             flags = _fit_flags(read_flags(flag_path), flag_path, boxes.shape[0], len(frames))
             attributes[flag_path.stem] = flags
             visible &= ~flags
+        elif flag_name in expected_flags:
+            LOGGER.warning("%s: missing; assuming the target visible in every frame with a valid box", flag_path)
 
     text = read_sentence(seq_dir) if sentence is None else sentence.strip()
     return Sequence(

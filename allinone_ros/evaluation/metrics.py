@@ -282,6 +282,7 @@ class SequenceResult:
     num_frames: int
     num_counted: int
     fps: float | None = None
+    pooled_ious: np.ndarray | None = None  # got10k on GOT-10k: the IoUs pooled into AO / SR
 
     @property
     def auc(self) -> float:
@@ -370,11 +371,21 @@ class Summary:
     complete_success_curve: np.ndarray
     macc: float
     fps: float | None
+    protocol: str = "strict"
+    norm_precision_scalar: str = "at_020"  # which nP the protocol reports: "at_020" or "mean"
+    ao: float | None = None  # GOT-10k average overlap (pooled frames), got10k protocol on GOT-10k only
+    sr_050: float | None = None  # pooled GOT-10k success rates when set
+    sr_075: float | None = None
 
     @property
     def auc(self) -> float:
         """Success AUC: mean of the 21-point success curve."""
         return float(np.mean(self.success_curve))
+
+    @property
+    def norm_precision(self) -> float:
+        """The normalised-precision scalar the protocol's toolkit reports."""
+        return self.norm_precision_mean if self.norm_precision_scalar == "mean" else self.norm_precision_at_020
 
     @property
     def precision_20(self) -> float:
@@ -398,7 +409,9 @@ class Summary:
 
     @property
     def success_rate_050(self) -> float:
-        """Success rate at IoU > 0.5."""
+        """Success rate at IoU > 0.5 (pooled over frames for GOT-10k AO/SR)."""
+        if self.sr_050 is not None:
+            return self.sr_050
         return float(self.success_curve[SUCCESS_INDEX_050])
 
 

@@ -29,12 +29,16 @@ LOGGER = logging.getLogger(__name__)
 METRIC_COLUMNS: list[tuple[str, Callable[[Summary], float | None], bool]] = [
     ("AUC", lambda s: s.auc, True),
     ("P@20px", lambda s: s.precision_20, True),
-    ("nP@0.20", lambda s: s.norm_precision_at_020, True),
-    ("nP mean 0-0.5", lambda s: s.norm_precision_mean, True),
+    ("nP", lambda s: s.norm_precision, True),
     ("cAUC", lambda s: s.cauc, True),
     ("mAcc", lambda s: s.macc, True),
     ("SR@0.5", lambda s: s.success_rate_050, True),
     ("FPS", lambda s: s.fps, False),
+]
+# GOT-10k (got10k protocol): pooled average overlap and success rates; shown only when set
+GOT10K_COLUMNS: list[tuple[str, Callable[[Summary], float | None], bool]] = [
+    ("AO", lambda s: s.ao, True),
+    ("SR@0.75", lambda s: s.sr_075, True),
 ]
 
 PLOTS: dict[str, tuple[str, np.ndarray, str, str, str]] = {
@@ -52,7 +56,7 @@ PLOTS: dict[str, tuple[str, np.ndarray, str, str, str]] = {
         NORM_PRECISION_THRESHOLDS,
         "Normalized precision plot (OPE)",
         "Normalized location error threshold",
-        "norm_precision_at_020",
+        "norm_precision",
     ),
     "complete_success": (
         "complete_success_curve",
@@ -71,11 +75,14 @@ def _fmt(value: float | None, percent: bool, digits: int) -> str:
 
 
 def summary_table(summaries: Mapping[str, Summary], digits: int = 1) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (one per tracker, best AUC first)."""
-    header = ["Tracker", "Sequences"] + [name for name, _, _ in METRIC_COLUMNS]
+    """Header and rows (one per tracker, best AUC first); the protocol is the last column."""
+    columns = list(METRIC_COLUMNS)
+    if any(s.ao is not None for s in summaries.values()):
+        columns[1:1] = GOT10K_COLUMNS
+    header = ["Tracker", "Sequences"] + [name for name, _, _ in columns] + ["Protocol"]
     ordered = sorted(summaries.items(), key=lambda kv: -np.nan_to_num(kv[1].auc, nan=-1.0))
     rows = [
-        [tracker, str(s.num_sequences)] + [_fmt(get(s), pct, digits) for _, get, pct in METRIC_COLUMNS]
+        [tracker, str(s.num_sequences)] + [_fmt(get(s), pct, digits) for _, get, pct in columns] + [s.protocol]
         for tracker, s in ordered
     ]
     return header, rows
@@ -127,13 +134,16 @@ def attribute_table(
     return header, rows
 
 
-def write_attributes(out_dir: Path, by_tracker: Mapping[str, Mapping[str, Summary]]) -> tuple[Path, Path]:
-    """``attributes.csv`` and ``attributes.md``."""
+def write_attributes(
+    out_dir: Path, by_tracker: Mapping[str, Mapping[str, Summary]], protocol: str = ""
+) -> tuple[Path, Path]:
+    """``attributes.csv`` and ``attributes.md`` (the markdown names the protocol)."""
     header, rows = attribute_table(by_tracker, digits=3)
     csv_path = write_csv(out_dir / "attributes.csv", header, rows)
     md_header, md_rows = attribute_table(by_tracker, digits=1)
     md_path = out_dir / "attributes.md"
-    md_path.write_text("# Success AUC (%) per attribute\n\n" + markdown_table(md_header, md_rows))
+    title = "# Success AUC (%) per attribute" + (f" (protocol {protocol})" if protocol else "")
+    md_path.write_text(title + "\n\n" + markdown_table(md_header, md_rows))
     return csv_path, md_path
 
 

@@ -5,8 +5,11 @@ Layout of a tracker directory (compatible with got10k/pytracking readers)::
     <tracker_dir>/<seq>.txt          x,y,w,h per frame (box_xywh, comma separated)
     <tracker_dir>/<seq>_time.txt     seconds per frame, one per line (optional)
 
-Readers also accept tab/space separated boxes and got10k's
-``times/<seq>_time.txt``. A runner writes with :func:`write_result` (atomic:
+Readers also accept tab/space separated boxes, got10k's
+``times/<seq>_time.txt``, a leading UTF-8 byte-order mark (stripped) and a line
+holding a single ``0``: the Anti-UAV / WebUAV-3M way to say "target not
+present"; it is read as the box 0,0,0,0 and remembered for mAcc
+(:func:`read_result_rows`). Blank lines inside a file are errors. A runner writes with :func:`write_result` (atomic:
 temporary file then rename, so an interrupted run never leaves a half file) and
 skips finished sequences with :func:`has_result`.
 """
@@ -81,7 +84,7 @@ def write_result(
 
 def _data_lines(path: Path) -> list[tuple[int, str]]:
     """Numbered non-blank lines; blank lines are allowed only at the end."""
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     out = []
@@ -92,23 +95,33 @@ def _data_lines(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-def read_boxes_file(path: PathLike) -> np.ndarray:
-    """Read ``x,y,w,h`` rows (comma, tab or space separated; ``nan`` allowed) as ``(N, 4)``."""
+def read_result_rows(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 4)`` boxes and an ``(N,)`` mask of lines written as a single ``0`` (not-present marks)."""
     path = Path(path)
     if not path.is_file():
         raise ResultsError(f"{path}: result file not found")
-    rows = []
+    rows, zero_lines = [], []
     for lineno, line in _data_lines(path):
         parts = [p for p in _SPLIT_RE.split(line) if p]
+        if len(parts) == 1 and parts[0] in ("0", "0.0"):
+            rows.append([0.0, 0.0, 0.0, 0.0])
+            zero_lines.append(True)
+            continue
         if len(parts) != 4:
-            raise ResultsError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(parts)}: {line!r}")
+            raise ResultsError(f"{path}:{lineno}: expected 4 values x,y,w,h (or a single 0), got {len(parts)}: {line!r}")
         try:
             rows.append([float(p) for p in parts])
         except ValueError:
             raise ResultsError(f"{path}:{lineno}: non-numeric value in {line!r}") from None
+        zero_lines.append(False)
     if not rows:
         raise ResultsError(f"{path}: result file is empty")
-    return np.asarray(rows, dtype=np.float64)
+    return np.asarray(rows, dtype=np.float64), np.asarray(zero_lines, dtype=bool)
+
+
+def read_boxes_file(path: PathLike) -> np.ndarray:
+    """Read ``x,y,w,h`` rows (comma, tab or space separated; ``nan`` allowed) as ``(N, 4)``."""
+    return read_result_rows(path)[0]
 
 
 def read_times_file(path: PathLike) -> np.ndarray:
@@ -145,6 +158,13 @@ class TrackerResults:
         if not path.is_file():
             raise ResultsError(f"{path}: no result for sequence {seq_name!r} of tracker {self.name!r}")
         return read_boxes_file(path)
+
+    def rows(self, seq_name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes and not-present marks (lines holding a single ``0``) of a sequence."""
+        path = result_path(self.directory, seq_name)
+        if not path.is_file():
+            raise ResultsError(f"{path}: no result for sequence {seq_name!r} of tracker {self.name!r}")
+        return read_result_rows(path)
 
     def times(self, seq_name: str) -> np.ndarray | None:
         """Per-frame seconds, or None when no time file exists."""
