@@ -12,6 +12,7 @@ from ..data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, 
 from ..data.sequence import Sequence
 from ..evaluation.runner import MODES, EvalJob, run_evaluation
 from ..tracker import TrackerConfig
+from ..evaluation.protocols import DATASET_DEFAULT_PROTOCOL, PROTOCOLS
 from . import metrics as metrics_cli
 from .common import add_backend_arguments, backend_config, cli_main
 
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="tracker name for the result directory (default: checkpoint stem)")
     p.add_argument("--mode", choices=MODES, default="box+nl",
                    help="initialisation: box+nl (box and sentence), box (no sentence), nl (sentence alone: "
-                        "the grounder finds the target; frame 1 is scored like every frame)")
+                        "the grounder finds the target; frame 1 is tracked like every frame, though every "
+                        "toolkit protocol scores it as the ground truth)")
     p.add_argument("--grounder", default="",
                    help="for --mode nl and --lost-loop: '' = the shipped built-in grounder, a .safetensors grounder "
                         "checkpoint, or a transformers Grounding DINO / OWLv2 model directory")
@@ -44,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(p)
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling (trusted files only)")
     p.add_argument("--no-metrics", action="store_true", help="only write result files, do not score")
+    p.add_argument("--protocol", choices=list(PROTOCOLS),
+                   help="scoring protocol (official toolkit reproduced; default per dataset: "
+                        + ", ".join(f"{k}={v}" for k, v in DATASET_DEFAULT_PROTOCOL.items()) + ")")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -84,6 +89,8 @@ def _run(args: argparse.Namespace) -> int:
             "--out", str(args.out / "report")]
     if args.split:
         argv += ["--split", args.split]
+    if args.protocol:
+        argv += ["--protocol", args.protocol]
     if args.sequences:
         argv += ["--skip-missing"]
     if args.no_progress:

@@ -1,6 +1,17 @@
-"""One-pass-evaluation metrics for single-object tracking.
+"""One-pass-evaluation metrics for single-object tracking: the ``strict`` protocol.
 
 All boxes are ``box_xywh`` rows ``[x, y, w, h]`` (top-left corner, size).
+
+This module holds the project's own conventions (protocol ``strict``) and the
+shared result types (:class:`SequenceResult`, :class:`Summary`). The official
+toolkits' conventions (``pytracking``, ``pytracking-aio``, ``got10k``,
+``lasot-toolkit``, ``tnl2k-toolkit``, ``webuav-mmot``) are reproduced exactly in
+:mod:`allinone_ros.evaluation.protocols`, which is what ``allinone-metrics``
+uses by default. The presets below named ``pytracking``/``got10k`` are
+approximations kept for scripts and for ``--protocol strict``: ``strict``
+replaces frame 1 by the ground truth *before* filling empty rows (so leading
+empty rows inherit the ground truth), counts invalid ground truth as a miss in
+normalised precision and needs only w, h > 0 for a valid box.
 
 Curves (each averaged per sequence, then over sequences):
 
@@ -36,7 +47,7 @@ Conventions (:class:`Conventions`) that change the numbers:
 * ``first_frame_groundtruth``: replace the frame-1 prediction by the ground
   truth (OPE; got10k and pytracking both do this).
 
-Defaults per dataset (:func:`default_conventions`): LaSOT, LaSOT_ext, TNL2K and
+Defaults per dataset for ``strict`` (:func:`default_conventions`): LaSOT, LaSOT_ext, TNL2K and
 OTB99-L use ``pytracking`` (the VL-tracking papers scored with pytracking-style
 scripts); WebUAV-3M uses ``got10k`` (its official toolkit is a got10k fork);
 GOT-10k uses ``got10k_visible`` (GOT-10k scores only frames where the target is
