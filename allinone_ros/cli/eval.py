@@ -58,7 +58,7 @@ def _select(sequences: list[Sequence], spec: str | None) -> list[Sequence]:
     if not spec:
         return sequences
     if spec.startswith("@"):
-        names = [n.strip() for n in Path(spec[1:]).read_text().splitlines() if n.strip()]
+        names = [n.strip() for n in Path(spec[1:]).read_text(encoding="utf-8-sig").splitlines() if n.strip()]
     else:
         names = [n.strip() for n in spec.split(",") if n.strip()]
     by_name = {s.name: s for s in sequences}

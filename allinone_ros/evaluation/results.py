@@ -84,7 +84,10 @@ def write_result(
 
 def _data_lines(path: Path) -> list[tuple[int, str]]:
     """Numbered non-blank lines; blank lines are allowed only at the end."""
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     while lines and not lines[-1].strip():
         lines.pop()
     out = []
