@@ -54,6 +54,18 @@ def test_short_groundtruth_and_blank_lines(tmp_path: Path) -> None:
     assert not read_sequence_dir(seq_dir).has_full_groundtruth
 
 
+def test_lasot_groundtruth_shorter_than_the_images_uses_the_first_frames(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seq_dir = _seq(tmp_path / "monkey" / "monkey-17", 5, BOXES3, "img", name_fmt="{:08d}")
+    (seq_dir / "full_occlusion.txt").write_text("0,0,0\n")
+    (seq_dir / "out_of_view.txt").write_text("0,0,0\n")
+    with caplog.at_level(logging.WARNING):
+        [seq] = open_dataset("lasot", tmp_path)
+    assert [p.name for p in seq.frame_paths] == ["00000001.jpg", "00000002.jpg", "00000003.jpg"]
+    assert "3 boxes for 5 images; using frames 1-3 as the LaSOT toolkits do" in caplog.text
+
+
 def test_byte_order_marks_are_stripped_everywhere(tmp_path: Path) -> None:
     seq_dir = tmp_path / "cat" / "cat-1"
     _seq(seq_dir, 3, BOM + BOXES3, "img", name_fmt="{:08d}")

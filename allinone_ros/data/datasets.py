@@ -176,7 +176,7 @@ def read_lasot(root: PathLike, split: str | None = None) -> list[Sequence]:
         seq_dirs = [s for c in _subdirs(root) for s in _subdirs(c) if s.name.startswith(c.name + "-")]
         if not seq_dirs:
             raise DatasetLayoutError(f"{root}: no LaSOT sequences; expected <class>/<class>-<n>/ directories")
-    return [read_sequence_dir(d, expected_flags=LASOT_FLAG_NAMES) for d in seq_dirs]
+    return [read_sequence_dir(d, expected_flags=LASOT_FLAG_NAMES, first_frames=True) for d in seq_dirs]
 
 
 def _sequence_dirs(base: Path, gt_name: str, frame_dir: str, what: str) -> list[Path]:

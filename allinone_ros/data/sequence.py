@@ -19,8 +19,8 @@ Strictness (every error names the file and, where it applies, the line):
   lists, ``attributes.txt``, ``meta_info.ini``, OTB queries) is stripped;
 * a blank line inside a ground-truth file is an error (blank lines at the end
   are allowed): skipping it would shift every later box by a frame;
-* ground truth with more than one box but fewer boxes than frames is an error;
-  a single box (GOT-10k test, first box only) is accepted and
+* ground truth with more than one box but fewer boxes than frames is an error
+  (LaSOT: a warning, the first frames are used as its toolkits do); a single box (GOT-10k test, first box only) is accepted and
   :attr:`Sequence.has_full_groundtruth` is False (metrics refuse it);
 * a missing visibility file that the layout names (LaSOT ``full_occlusion.txt``
   / ``out_of_view.txt``, GOT-10k ``absence.label`` / ``cover.label``) is
@@ -247,7 +247,11 @@ def find_groundtruth(seq_dir: Path) -> Path:
 
 
 def read_sequence_dir(
-    path: PathLike, name: str | None = None, sentence: str | None = None, expected_flags: tuple[str, ...] = ()
+    path: PathLike,
+    name: str | None = None,
+    sentence: str | None = None,
+    expected_flags: tuple[str, ...] = (),
+    first_frames: bool = False,
 ) -> Sequence:
     """Read one sequence directory (LaSOT/TNL2K/OTB/WebUAV-3M/GOT-10k layout).
 
@@ -255,6 +259,9 @@ def read_sequence_dir(
     files (used for OTB99-L, whose sentences live outside the sequence).
     ``expected_flags``: visibility files the layout ships; a missing one is a
     warning (the target is then assumed visible wherever its box is valid).
+    ``first_frames``: ground truth shorter than the image folder covers its
+    first frames (LaSOT: the MATLAB toolkit keeps monkey-17's first 2260 frames,
+    pytracking lists frames 1..N); logged as a warning instead of an error.
     """
     seq_dir = Path(path)
     if not seq_dir.is_dir():
@@ -262,6 +269,10 @@ def read_sequence_dir(
     frames = find_frames(seq_dir)
     gt_path = find_groundtruth(seq_dir)
     boxes = read_groundtruth(gt_path, frames, seq_dir)
+    if first_frames and 1 < boxes.shape[0] < len(frames):
+        LOGGER.warning("%s: %d boxes for %d images; using frames 1-%d as the LaSOT toolkits do",
+                       gt_path, boxes.shape[0], len(frames), boxes.shape[0])
+        frames = frames[: boxes.shape[0]]
     require_full_groundtruth(gt_path, boxes, frames)
 
     visible = valid_box_mask(boxes)
