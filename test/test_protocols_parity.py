@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from allinone_ros.data.datasets import open_dataset
@@ -295,3 +294,25 @@ def test_got10k_ao_sr(tmp_path: Path) -> None:
     assert summary.ao == pytest.approx((2 / 3 + 0.6 + 0.25 + 1 + 1) / 5, abs=TOL)
     assert summary.success_rate_050 == pytest.approx(4 / 5, abs=TOL)
     assert summary.sr_075 == pytest.approx(2 / 5, abs=TOL)
+
+
+def test_default_protocol_per_dataset_and_cli_report(tmp_path: Path) -> None:
+    from allinone_ros.cli.metrics import main
+    from allinone_ros.evaluation.protocols import default_protocol, get_protocol
+
+    assert {k: default_protocol(k) for k in ("lasot", "lasot_ext", "tnl2k", "otb99_lang", "webuav3m", "got10k")} \
+        == {"lasot": "pytracking", "lasot_ext": "pytracking", "tnl2k": "pytracking", "otb99_lang": "pytracking",
+            "webuav3m": "webuav-mmot", "got10k": "got10k"}
+    with pytest.raises(ValueError, match="unknown protocol 'matlab'; expected one of pytracking, pytracking-aio"):
+        get_protocol("matlab")
+    val = tmp_path / "GOT-10k" / "val"
+    _write_got10k_seq(val, "G1", (100, 80), ["10,10,20,20", "85,10,20,20", "40,40,20,20", "50,50,20,20"],
+                      [8, 8, 0, 8])
+    _write_results(tmp_path / "trk", {"G1": ["0,0,0,0", "90,10,20,20", "0,0,0,0", "50,50,20,12"]})
+    code = main(["--dataset-root", str(val), "--kind", "got10k", "--results", f"trk={tmp_path / 'trk'}",
+                 "--out", str(tmp_path / "r"), "--no-progress"])
+    assert code == 0
+    text = (tmp_path / "r" / "summary.md").read_text()
+    # AO = (2/3 + 0.6) / 2 = 63.3 %, SR@0.5 = 100 %, SR@0.75 = 0 %
+    assert "| trk | 1 | " in text and "| 63.3 | 0.0 |" in text and "| 100.0 |" in text
+    assert "protocol: got10k (got10k toolkit 0.1.3" in text and "default for got10k" in text

@@ -21,7 +21,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from allinone_ros.data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
@@ -165,6 +164,9 @@ def _notes(args: argparse.Namespace, kind: str, protocol: str, conventions: Conv
     notes.append(f"nP = normalised precision, {scalar} (as {protocol} reports it)")
     if protocol not in ("webuav-mmot", "strict"):
         notes.append(f"cAUC and mAcc: not defined by {protocol} (-)")
+    if protocol == "got10k" and kind == "got10k":
+        notes.append("GOT-10k: AO and SR over all frames pooled (frame 1 dropped, boxes clipped to the image, "
+                     "cover > 0); AUC = mean of that pooled success curve at 21 thresholds")
     return notes
 
 

@@ -61,7 +61,7 @@ cuts the ground truth): a short file is an error here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -181,9 +181,11 @@ def _score_got10k(seq: Sequence, pred: np.ndarray, kind: str, fps: float | None)
     if kind == "got10k":
         if seq.image_size_wh is None:
             raise ValueError("GOT-10k AO needs the image size (resolution in meta_info.ini)")
-        cover = seq.cover if seq.cover is not None else (~absence_flags(seq) if absence_flags(seq) is not None
-                                                        else np.ones(len(gt)))
-        ious = tk.got10k_ao_ious(pred, gt, np.asarray(cover), seq.image_size_wh)
+        cover = seq.cover
+        if cover is None:  # no cover.label: visible = not absent (absence.label), else every frame
+            absent = absence_flags(seq)
+            cover = np.ones(len(gt), dtype=np.int64) if absent is None else (~absent).astype(np.int64)
+        ious = tk.got10k_ao_ious(pred, gt, cover, seq.image_size_wh)
         success = tk.counted_rate(ious, tk.OVERLAP_THRESHOLDS_LINSPACE, max(len(ious), 1), above=True)
         return _result(seq.name, len(gt), success, _NAN51, _NAN51, fps=fps, pooled=ious)
     iou, ce, nce = tk.got10k_frames(pred, gt)
@@ -287,8 +289,6 @@ def summarize_protocol(protocol: str, results: Iterable[SequenceResult], total: 
 
 
 def _with_protocol(summary: Summary, spec: Protocol) -> Summary:
-    from dataclasses import replace
-
     return replace(summary, protocol=spec.name, norm_precision_scalar=spec.norm_precision)
 
 

@@ -93,7 +93,9 @@ def _data_lines(path: Path) -> list[tuple[int, str]]:
     out = []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
-            raise ResultsError(f"{path}:{lineno}: blank line inside the file")
+            raise ResultsError(
+                f"{path}:{lineno}: blank line inside the file (write a single 0 to mark 'target not present')"
+            )
         out.append((lineno, line.strip()))
     return out
 
