@@ -41,7 +41,7 @@ Conventions (frame numbers 1-based):
   the denominator stays the full length (+eps); ground truth without all of
   x, y, w, h > 0 gives IoU -1 (miss) and centre error -1 (a *hit*, also in nP);
   sequence rows whose curve sums to <= eps are left out of the average (per
-  curve); thresholds ``0:0.05:1`` (MATLAB colon); nP at 0.20. Per attribute:
+  curve); thresholds ``0:0.05:1`` as Octave builds them; nP at 0.20. Per attribute:
   attributes with fewer than 2 sequences are skipped.
 * ``webuav-mmot``: frame 1 = ground truth, no filling; IoU as got10k; nP
   divides by (w|h + 1e-16) (an empty ground truth with the same centre is a
@@ -161,7 +161,7 @@ def _score_pytracking(seq: Sequence, pred: np.ndarray, kind: str, aio: bool, fps
         visible = np.ones(len(gt), dtype=bool) if absent is None else ~absent
     iou, ce, nce = tk.pytracking_frames(pred, gt, visible, lasot=kind == "lasot", require_xy=not aio)
     n = len(gt)
-    return _result(seq.name, n, tk.float32_rate(iou, tk.OVERLAP_THRESHOLDS_ARANGE, n, above=True),
+    return _result(seq.name, n, tk.float32_rate(iou, tk.OVERLAP_THRESHOLDS_TORCH, n, above=True),
                    tk.float32_rate(ce, tk.CENTRE_THRESHOLDS_PX, n, above=False),
                    tk.float32_rate(nce, tk.NORM_THRESHOLDS_DIV100, n, above=False), fps=fps)
 
@@ -171,7 +171,7 @@ def _score_matlab(seq: Sequence, pred: np.ndarray, kind: str, fps: float | None)
     iou, ce, nce = tk.matlab_frames(pred, seq.boxes_xywh, absent)
     denominator = len(seq.boxes_xywh) + tk.EPS
     return _result(seq.name, len(seq.boxes_xywh),
-                   tk.counted_rate(iou, tk.OVERLAP_THRESHOLDS_MATLAB, denominator, above=True),
+                   tk.counted_rate(iou, tk.OVERLAP_THRESHOLDS_OCTAVE, denominator, above=True),
                    tk.counted_rate(ce, tk.CENTRE_THRESHOLDS_PX, denominator, above=False),
                    tk.counted_rate(nce, tk.NORM_THRESHOLDS_DIV100, denominator, above=False), fps=fps)
 

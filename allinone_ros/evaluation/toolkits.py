@@ -12,26 +12,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
-# Thresholds as each toolkit builds them (the last bits matter when a value sits on a threshold).
+# Thresholds as each toolkit builds them: the last bits matter when a value sits exactly on a
+# threshold (e.g. torch.arange gives 0.6500000000000001 where 13 * 0.05 is 0.65).
 OVERLAP_THRESHOLDS_LINSPACE = np.linspace(0.0, 1.0, 21)  # got10k, MMOT (np.linspace)
-OVERLAP_THRESHOLDS_ARANGE = np.arange(21, dtype=np.float64) * 0.05  # pytracking torch.arange(0, 1.05, 0.05)
+# pytracking: torch.arange(0.0, 1.05, 0.05, dtype=torch.float64), built by torch as there
+OVERLAP_THRESHOLDS_TORCH = torch.arange(0.0, 1.0 + 0.05, 0.05, dtype=torch.float64).numpy().copy()
+# MATLAB toolkits: 0:0.05:1 as Octave 7 builds it (k * 0.05; MATLAB proper may round 0.6, 0.65,
+# 0.7, 0.85, 0.95 one unit in the last place lower, which matters only for an IoU exactly equal to one)
+OVERLAP_THRESHOLDS_OCTAVE = np.arange(21, dtype=np.float64) * 0.05
 CENTRE_THRESHOLDS_PX = np.arange(51, dtype=np.float64)
 NORM_THRESHOLDS_DIV100 = np.arange(51, dtype=np.float64) / 100.0  # pytracking, MATLAB, MMOT
 NORM_THRESHOLDS_LINSPACE = np.linspace(0.0, 0.5, 51)  # got10k LaSOT experiment
 GOT10K_AO_THRESHOLDS = np.linspace(0.0, 1.0, 101)
 EPS = float(np.finfo(np.float64).eps)
-
-
-def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
-    """MATLAB's ``start:step:stop``: first half counted up from start, second half down from stop."""
-    n = int(math.floor((stop - start) / step + 1e-10))
-    k = np.arange(n + 1, dtype=np.float64)
-    half = n // 2
-    return np.where(k <= half, start + k * step, stop - (n - k) * step)
-
-
-OVERLAP_THRESHOLDS_MATLAB = matlab_colon(0.0, 0.05, 1.0)
 
 
 class InvalidResultError(ValueError):
