@@ -103,12 +103,14 @@ def test_pytracking_aio_fork_on_tnl2k(tnl2k: tuple[Path, TrackerResults]) -> Non
 def test_tnl2k_matlab_toolkit(tnl2k: tuple[Path, TrackerResults]) -> None:
     root, tracker = tnl2k
     summary, _, _ = _summary("tnl2k-toolkit", "tnl2k", root, tracker)
-    # same filling as pytracking; ground truth not all > 0 (f3, f4): IoU -1 but centre error -1 = a hit
-    # T1: AUC 31/105; P@20: f1 f3 f4 f5 = 4/5 (f2 29.7 px misses); nP@0.20 likewise 4/5 (denominator 5 + eps)
+    # same filling as pytracking; the 0,0,0,0 ground truth of f4 is absent (the toolkit's annos/absent
+    # files mark exactly those rows): removed, while the denominator stays 5 (+ eps). The border frame f3
+    # (x = 0, not all > 0): IoU -1 but centre error -1 = a hit.
+    # T1: AUC 31/105; P@20: f1 f3 f5 = 3/5 (f2 29.7 px misses); nP@0.20 likewise 3/5
     # T2: f4 filled from f3 -> AUC 20/21, P 1, nP 1
     assert summary.auc == pytest.approx((31 / 105 + 20 / 21) / 2, abs=TOL)
-    assert summary.precision_20 == pytest.approx((4 / 5 + 1) / 2, abs=TOL)
-    assert summary.norm_precision == pytest.approx((4 / 5 + 1) / 2, abs=TOL)
+    assert summary.precision_20 == pytest.approx((3 / 5 + 1) / 2, abs=TOL)
+    assert summary.norm_precision == pytest.approx((3 / 5 + 1) / 2, abs=TOL)
 
 
 def test_got10k_lasot_experiment_on_tnl2k(tnl2k: tuple[Path, TrackerResults]) -> None:
@@ -133,11 +135,11 @@ def test_nan_rows(tnl2k: tuple[Path, TrackerResults], tmp_path: Path) -> None:
     # MATLAB: the NaN row takes f4's filled box 2.5,5,20,20. vs 14,10,20,20: overlap 8.5 x 15 = 127.5,
     # union 672.5 -> IoU 0.1896 (above t <= 0.15: 4 thresholds); centres (12, 14.5) vs (23.5, 19.5):
     # 12.54 px (a hit at 20 px), normalised sqrt(0.575^2 + 0.25^2) = 0.627 (miss)
-    # T1: AUC (20 + 4) / 5 / 21 = 24/105; P@20 f1 f3 f4 f5 = 4/5; nP@0.20: f1 f3 f4 = 3/5
+    # T1 (f4 absent, removed): AUC (20 + 4) / 5 / 21 = 24/105; P@20 f1 f3 f5 = 3/5; nP@0.20: f1 f3 = 2/5
     summary, _, _ = _summary("tnl2k-toolkit", "tnl2k", root, nan_tracker)
     assert summary.auc == pytest.approx((24 / 105 + 20 / 21) / 2, abs=TOL)
-    assert summary.precision_20 == pytest.approx((4 / 5 + 1) / 2, abs=TOL)
-    assert summary.norm_precision == pytest.approx((3 / 5 + 1) / 2, abs=TOL)
+    assert summary.precision_20 == pytest.approx((3 / 5 + 1) / 2, abs=TOL)
+    assert summary.norm_precision == pytest.approx((2 / 5 + 1) / 2, abs=TOL)
     # got10k: a NaN row misses everything. T1: success f1 (20) + f3 (16) = 36/105; P@20 f1 f3 f4 = 3/5;
     # nP mean (51 + 38 + 51) / 255 = 140/255
     summary, _, _ = _summary("got10k", "tnl2k", root, nan_tracker)

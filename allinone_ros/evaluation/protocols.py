@@ -36,9 +36,12 @@ Conventions (frame numbers 1-based):
   IoUs of all sequences *pooled*: AO = mean IoU, SR@0.5 / SR@0.75 = share > t.
 * ``lasot-toolkit`` / ``tnl2k-toolkit``: rows with NaN, w <= 0 or h <= 0 (from
   frame 2, when the ground truth has no NaN) take the previous row (raw frame 1
-  again); frame 1 = ground truth; absent frames (LaSOT full occlusion or out of
-  view; TNL2K: the dataset ships no absence file, none assumed) are removed but
-  the denominator stays the full length (+eps); ground truth without all of
+  again); frame 1 = ground truth; absent frames are removed but the denominator
+  stays the full length (+eps). Absent = a ground truth of 0,0,0,0 (what the
+  TNL2K toolkit's ``annos/absent`` files mark, checked on all 699 test
+  sequences; the LaSOT toolkit's mark every such row too) or, on LaSOT, full
+  occlusion or out of view (its files also mark occluded frames that keep a
+  box); a remaining ground truth without all of
   x, y, w, h > 0 gives IoU -1 (miss) and centre error -1 (a *hit*, also in nP);
   sequence rows whose curve sums to <= eps are left out of the average (per
   curve); thresholds ``0:0.05:1`` as Octave builds them; nP at 0.20. Per attribute:
@@ -166,8 +169,13 @@ def _score_pytracking(seq: Sequence, pred: np.ndarray, kind: str, aio: bool, fps
                    tk.float32_rate(nce, tk.NORM_THRESHOLDS_DIV100, n, above=False), fps=fps)
 
 
-def _score_matlab(seq: Sequence, pred: np.ndarray, kind: str, fps: float | None) -> SequenceResult:
-    absent = absence_flags(seq) if kind in ("lasot", "lasot_ext") else None
+def _score_matlab(seq: Sequence, pred: np.ndarray, fps: float | None) -> SequenceResult:
+    # the toolkits read annos/absent/<seq>.txt: on TNL2K it marks exactly the all-zero ground-truth rows
+    # (all 699 test sequences), on LaSOT every all-zero row plus occluded frames that keep a box
+    absent = (seq.boxes_xywh == 0).all(axis=1)
+    flags = absence_flags(seq)
+    if flags is not None:
+        absent |= flags
     iou, ce, nce = tk.matlab_frames(pred, seq.boxes_xywh, absent)
     denominator = len(seq.boxes_xywh) + tk.EPS
     return _result(seq.name, len(seq.boxes_xywh),
@@ -216,7 +224,7 @@ def score_sequence(protocol: str, kind: str, seq: Sequence, rows: ProtocolInput,
         if protocol in ("pytracking", "pytracking-aio"):
             return _score_pytracking(seq, pred, kind, protocol == "pytracking-aio", fps)
         if protocol in ("lasot-toolkit", "tnl2k-toolkit"):
-            return _score_matlab(seq, pred, kind, fps)
+            return _score_matlab(seq, pred, fps)
         if protocol == "got10k":
             return _score_got10k(seq, pred, kind, fps)
         if protocol == "webuav-mmot":
