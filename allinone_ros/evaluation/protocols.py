@@ -56,8 +56,11 @@ Conventions (frame numbers 1-based):
 * ``strict``: see :mod:`.metrics` (conventions presets, ``--zero-size``,
   ``--absent``).
 
-Scalars not defined by a toolkit (cAUC and mAcc outside webuav-mmot/strict, AO
-outside got10k on GOT-10k) are NaN and shown as ``-``. Result files shorter than
+NaN rows: pytracking refuses them (as its toolkit: 'Error: Invalid results'),
+got10k on GOT-10k refuses them (the toolkit's AO would be NaN), the MATLAB
+toolkits fill them from the previous row, got10k and MMOT score them as misses
+(mAcc: NaN, as there). Scalars not defined by a toolkit (cAUC and mAcc outside
+webuav-mmot/strict, AO outside got10k on GOT-10k) are NaN and shown as ``-``. Result files shorter than
 the ground truth are refused by every protocol (pytracking pads zeros, got10k
 cuts the ground truth): a short file is an error here.
 """
