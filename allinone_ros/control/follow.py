@@ -12,8 +12,8 @@ Rules, in order:
 2. No observation, or one whose stamp is older than ``max_age`` (or more than ``max_future``
    ahead of ``now``): zero command (mode ``stale``).
 3. State other than TRACKING and LOST (IDLE, WAITING_FOR_BOX, GROUNDING): zero (mode ``idle``).
-4. LOST: zero at once (mode ``hold``); after ``search_after`` s of LOST (measured on message
-   stamps), a yaw search at ``search_yaw_rate`` towards the side the target was last seen
+4. LOST: zero at once (mode ``hold``, always on the first LOST message); after ``search_after``
+   s of LOST (measured on message stamps), a yaw search at ``search_yaw_rate`` towards the side the target was last seen
    (mode ``search``), ramped by ``max_yaw_accel``.
 5. TRACKING: PI control of the offsets with a dead-band and P control of the box size, then the
    acceleration limits (relative to the previous command) and the speed limits.
@@ -179,9 +179,10 @@ class FollowController:
 
     def _lost(self, obs: TargetObservation, dt: float) -> VelocityCommand:
         cfg = self.config
-        if self._lost_since is None:
+        first = self._lost_since is None
+        if first:
             self._lost_since = obs.stamp
-        if not cfg.searches or obs.stamp - self._lost_since < cfg.search_after:
+        if first or not cfg.searches or obs.stamp - self._lost_since < cfg.search_after:
             return self._hold("hold", keep_lost_timer=True)
         # Turn towards the side last seen: right (offset_x > 0) is a negative yaw rate.
         direction = -1.0 if self._last_offset_x > 0 else 1.0

@@ -24,7 +24,7 @@ import numpy as np
 
 from .config import SimConfig
 
-SUBSTEPS = 10  # integration steps per advance() call
+MAX_STEP = 0.005  # s, longest integration step (commands switch on step boundaries)
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,10 @@ class DroneCamera:
         """Move the vehicle forward by ``dt`` seconds and return the new pose."""
         if not (math.isfinite(dt) and dt >= 0):
             raise ValueError(f"dt must be a finite number >= 0, got {dt}")
-        h = dt / SUBSTEPS
+        steps = max(1, math.ceil(dt / MAX_STEP - 1e-9))
+        h = dt / steps
         tau = self.config.response_time
-        for _ in range(SUBSTEPS):
+        for _ in range(steps):
             self.time += h
             while self._pending and self._pending[0][0] <= self.time + 1e-9:
                 self._active = self._pending.popleft()[1]
