@@ -43,6 +43,8 @@ setup(
             "allinone-build-engine = allinone_ros.cli.build_engine:main",
             "allinone-bench = allinone_ros.cli.bench:main",
             "tracker_node = allinone_ros.ros.tracker_node:main",
+            "follow_controller = allinone_ros.ros.follow_controller_node:main",
+            "drone_sim = allinone_ros.ros.drone_sim_node:main",
         ],
     },
 )

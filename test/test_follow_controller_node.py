@@ -166,3 +166,22 @@ def test_invalid_start_parameter_exits_with_the_reason(tmp_path) -> None:
         assert "search_yaw_rate 0.9 exceeds max_yaw_rate 0.5" in node.log_text()
     finally:
         node.stop()
+
+
+def test_controller_states_are_the_message_constants() -> None:
+    from allinone_ros.control import TargetState
+
+    assert {s.name: int(s) for s in TargetState} == {
+        name[len("STATE_"):]: getattr(TrackedTarget, name) for name in dir(TrackedTarget) if name.startswith("STATE_")
+    }
+
+
+def test_launcher_script_starts_the_node_unconfigured(tmp_path) -> None:
+    from ros_helpers import REPO
+
+    node = NodeProcess([sys.executable, str(REPO / "scripts" / "follow_controller")], {"autostart": False},
+                       unique_domain_id(), tmp_path)
+    try:
+        assert node.wait_for_log(r"autostart is false: waiting for a lifecycle manager", 30.0), node.log_text()
+    finally:
+        assert node.stop() == 0
