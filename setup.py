@@ -13,7 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
-        (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
+        (f"share/{PACKAGE}/config", ["config/tracker.yaml", "config/follow_controller.yaml"]),
     ],
     python_requires=">=3.10",
     install_requires=[

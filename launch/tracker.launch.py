@@ -76,10 +76,13 @@ def _follow_controller(context: LaunchContext) -> list[Node]:
             executable="follow_controller",
             name="follow_controller",
             namespace=LaunchConfiguration("namespace"),
-            parameters=[{
-                "target_topic": "tracker_node/target",  # relative: the tracker's output in the same namespace
-                "command_topic": LaunchConfiguration("command_topic").perform(context),
-            }],
+            parameters=[
+                PathJoinSubstitution([FindPackageShare("allinone_ros"), "config", "follow_controller.yaml"]),
+                {
+                    "target_topic": "tracker_node/target",  # relative: the tracker's output in the same namespace
+                    "command_topic": LaunchConfiguration("command_topic").perform(context),
+                },
+            ],
             output="screen",
             emulate_tty=True,
         )
