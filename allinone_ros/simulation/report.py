@@ -64,8 +64,8 @@ def annotate_follow_frame(frame: np.ndarray, row: FollowRow) -> np.ndarray:
         out = draw_box(out, np.asarray(row.box_xywh), label=STATE_NAMES.get(row.state, "?"))
     vx, vy, vz, yaw = row.command
     text = f"#{row.index} {STATE_NAMES.get(row.state, 'none')}  vx {vx:+.1f} vy {vy:+.1f} vz {vz:+.1f} yaw {yaw:+.2f}"
-    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
+    cv2.rectangle(out, (0, 0), (out.shape[1] - 1, 24), (0, 0, 0), -1)
+    cv2.putText(out, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
     return out
 
 
