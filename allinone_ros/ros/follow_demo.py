@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(2)
+                proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
