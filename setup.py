@@ -13,7 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
-        (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
+        (f"share/{PACKAGE}/config", ["config/tracker.yaml", "config/follow_controller.yaml"]),
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -43,6 +43,8 @@ setup(
             "allinone-build-engine = allinone_ros.cli.build_engine:main",
             "allinone-bench = allinone_ros.cli.bench:main",
             "tracker_node = allinone_ros.ros.tracker_node:main",
+            "follow_controller = allinone_ros.ros.follow_controller_node:main",
+            "drone_sim = allinone_ros.ros.drone_sim_node:main",
         ],
     },
 )

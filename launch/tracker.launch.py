@@ -3,6 +3,7 @@
     ros2 launch allinone_ros tracker.launch.py image_topic:=/camera/image_raw \
         checkpoint:=/path/to/allinone.pth debug_image:=true namespace:=front
     ros2 launch allinone_ros tracker.launch.py device:=cuda backend:=tensorrt precision:=fp16
+    ros2 launch allinone_ros tracker.launch.py follow:=true command_topic:=/uav/cmd_vel
 
 Arguments:
   params_file  parameter YAML for the node (default: share/allinone_ros/config/tracker.yaml)
@@ -13,6 +14,9 @@ Arguments:
   device       cpu, cuda or cuda:N; overrides the params file's `device` when not empty
   backend      eager, onnxruntime, compile, tensorrt or auto; overrides `backend` when not empty
   precision    fp32, fp16 or bf16; overrides `precision` when not empty
+  follow       true/false: also start the follow_controller node (same namespace), reading
+               tracker_node/target and publishing geometry_msgs/TwistStamped body-frame velocities
+  command_topic  the controller's output topic (default: follow_controller/cmd_vel in the namespace)
 """
 from __future__ import annotations
 
@@ -63,6 +67,28 @@ def _tracker_node(context: LaunchContext) -> list[Node]:
     ]
 
 
+def _follow_controller(context: LaunchContext) -> list[Node]:
+    if not _parse_bool("follow", LaunchConfiguration("follow").perform(context)):
+        return []
+    return [
+        Node(
+            package="allinone_ros",
+            executable="follow_controller",
+            name="follow_controller",
+            namespace=LaunchConfiguration("namespace"),
+            parameters=[
+                PathJoinSubstitution([FindPackageShare("allinone_ros"), "config", "follow_controller.yaml"]),
+                {
+                    "target_topic": "tracker_node/target",  # relative: the tracker's output in the same namespace
+                    "command_topic": LaunchConfiguration("command_topic").perform(context),
+                },
+            ],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
@@ -97,6 +123,15 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="false",
                 description="Publish the annotated debug image (true/false)",
             ),
+            DeclareLaunchArgument(
+                "follow", default_value="false",
+                description="Also start the follow_controller node (velocity setpoints from the target; true/false)",
+            ),
+            DeclareLaunchArgument(
+                "command_topic", default_value="follow_controller/cmd_vel",
+                description="geometry_msgs/TwistStamped output topic of the follow controller",
+            ),
             OpaqueFunction(function=_tracker_node),
+            OpaqueFunction(function=_follow_controller),
         ]
     )

@@ -3,6 +3,8 @@
 # default model unless --checkpoint is given) against a synthetic UAV camera with an operator that
 # sends the sentence and the initial box. Prints per-frame latency and success against the ground
 # truth, and writes an annotated video to out/demo/demo.mp4. Extra arguments go to allinone-demo.
+# `bash scripts/demo.sh --follow` runs the closed-loop follow demo instead: tracker node + follow_controller
+# node + simulated drone camera (out/follow_demo/: follow.mp4, follow_plot.png, follow_summary.json).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

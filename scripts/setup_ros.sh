@@ -87,7 +87,7 @@ want_build="$(
   cd "$ROOT"
   {
     echo "root=$ROOT venv=$VENV"
-    cat "$wheel_stamp" CMakeLists.txt package.xml msg/*.msg scripts/tracker_node
+    cat "$wheel_stamp" CMakeLists.txt package.xml msg/*.msg scripts/tracker_node scripts/follow_controller scripts/drone_sim
     find allinone_ros "${data_dirs[@]}" -name __pycache__ -prune -o -type f ! -name '*.pyc' -print | LC_ALL=C sort
   } | sha256sum | cut -d' ' -f1
 )"

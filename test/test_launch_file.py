@@ -14,7 +14,7 @@ import pytest
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "tracker.launch.py"
 EXPECTED_ARGUMENTS = {"params_file", "checkpoint", "image_topic", "namespace", "debug_image", "device", "backend",
-                      "precision"}
+                      "precision", "follow", "command_topic"}
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +59,24 @@ def test_defines_generate_launch_description(tree: ast.Module) -> None:
     assert functions["generate_launch_description"].args.args == []
 
 
-def test_starts_tracker_node_of_allinone_ros(tree: ast.Module) -> None:
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef:
+    (func,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return func
+
+
+def test_starts_tracker_node_and_optionally_the_follow_controller(tree: ast.Module) -> None:
     nodes = _calls(tree, "Node")
-    assert len(nodes) == 1, f"expected one Node(...), found {len(nodes)}"
-    node = nodes[0]
-    for field, want in (("package", "allinone_ros"), ("executable", "tracker_node")):
-        value = _keyword(node, field)
-        assert isinstance(value, ast.Constant) and value.value == want, f"Node {field}= is {ast.dump(value)}"
+    assert len(nodes) == 2, f"expected two Node(...) (tracker, follow controller), found {len(nodes)}"
+    for func, executable in (("_tracker_node", "tracker_node"), ("_follow_controller", "follow_controller")):
+        (node,) = _calls(_function(tree, func), "Node")
+        for field, want in (("package", "allinone_ros"), ("executable", executable), ("name", executable)):
+            value = _keyword(node, field)
+            assert isinstance(value, ast.Constant) and value.value == want, f"Node {field}= is {ast.dump(value)}"
+        namespace = _keyword(node, "namespace")
+        assert isinstance(namespace, ast.Call) and _first_str_arg(namespace) == "namespace"
+    follow = _function(tree, "_follow_controller")
+    assert {"follow", "command_topic"} <= {_first_str_arg(c) for c in _calls(follow, "LaunchConfiguration")}
+    assert "tracker_node/target" in _string_constants(follow)  # the tracker's output in the same namespace
 
 
 def test_declares_exactly_the_documented_arguments(tree: ast.Module) -> None:
@@ -89,12 +100,12 @@ def test_params_file_defaults_to_the_package_config(tree: ast.Module) -> None:
 
 
 def test_node_uses_the_arguments(tree: ast.Module) -> None:
-    (node,) = _calls(tree, "Node")
+    (node,) = _calls(_function(tree, "_tracker_node"), "Node")
     name = _keyword(node, "name")
     assert isinstance(name, ast.Constant) and name.value == "tracker_node"  # the section name in config/tracker.yaml
     overrides = {
         k.value: _first_str_arg(_calls(v, "LaunchConfiguration")[0])
-        for d in ast.walk(tree) if isinstance(d, ast.Dict)
+        for d in ast.walk(_function(tree, "_tracker_node")) if isinstance(d, ast.Dict)
         for k, v in zip(d.keys, d.values)
         if isinstance(k, ast.Constant) and isinstance(v, ast.Call) and _calls(v, "LaunchConfiguration")
     }

@@ -97,7 +97,9 @@ def _spin_until(node: Node, cond, timeout: float) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="allinone-demo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="allinone-demo", description=__doc__.splitlines()[0],
+                                epilog="--follow runs the closed-loop follow demo instead (tracker + follow "
+                                       "controller + simulated drone camera); see allinone-demo --follow --help")
     p.add_argument("--checkpoint", default="", help="model checkpoint (default: the shipped default model)")
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output directory (annotated video)")
     p.add_argument("--frames", type=int, default=150, help="frames in the synthetic sequence (>= 20)")
@@ -114,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--follow" in argv:  # the closed-loop follow demo (allinone_ros.ros.follow_demo)
+        from .follow_demo import main as follow_main
+
+        return follow_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.frames < 20 or args.rate <= 0:
