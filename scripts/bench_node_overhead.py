@@ -89,7 +89,7 @@ def main() -> int:
     from allinone_ros.msg import TrackedTarget
     from allinone_ros.ros.annotate import annotate
     from allinone_ros.ros.image_conversion import compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
-    from allinone_ros.ros.session import FrameResult, TrackState
+    from allinone_ros.lifecycle import TargetResult, TargetState
     from allinone_ros.ros.tracker_node import target_message
     from allinone_ros.tracker.geometry import crop_square
     from allinone_ros.tracker.preprocess import normalize_patch
@@ -123,7 +123,8 @@ def main() -> int:
             assert ok
             compressed = CompressedImage(format="jpeg", data=jpeg.tobytes())
             box = (w / 3, h / 3, w / 8, h / 10)
-            result = FrameResult(TrackState.TRACKING, box, 0.8, "the red box", (h, w))
+            box_xywh = np.array(box, dtype=np.float64)
+            result = TargetResult(TargetState.TRACKING, box_xywh, 0.8, "the red box", (h, w), 1, box_xywh)
 
             def take() -> Any:
                 return deserialize_message(wire, Image)

@@ -34,7 +34,7 @@ import torch
 from allinone_ros.evaluation.metrics import AbsentPolicy, Conventions, ZeroSizePolicy, evaluate_sequence, preset
 from allinone_ros.evaluation.synthetic_sets import distractor_track, ensure_dataset, run_sequence, score
 from allinone_ros.tracker import Tracker, TrackerConfig
-from allinone_ros.tracker.factory import build_tracker
+from allinone_ros.lifecycle import build_tracker
 
 log = logging.getLogger("eval_default_model")
 DISTRACTOR_CONVENTIONS = Conventions(ZeroSizePolicy.KEEP, AbsentPolicy.EXCLUDE, first_frame_groundtruth=False)

@@ -38,7 +38,7 @@ from allinone_ros.evaluation.metrics import evaluate_sequence, preset
 from allinone_ros.evaluation.synthetic_sets import ensure_dataset, run_sequence, score
 from allinone_ros.grounding import GrounderConfig, build_grounder
 from allinone_ros.tracker import TrackerConfig
-from allinone_ros.tracker.factory import build_tracker
+from allinone_ros.lifecycle import build_tracker
 from allinone_ros.tracker.lost import LostConfig, ManagedTracker, box_iou
 
 log = logging.getLogger("eval_grounding")

@@ -25,13 +25,26 @@ def sequence(tmp_path):
 def test_sequence_to_output_file(tmp_path, ckpt, sequence, capsys):
     seq, boxes = sequence
     out = tmp_path / "out" / "result.txt"
-    assert main(["--checkpoint", str(ckpt), "--sequence", str(seq), "--output", str(out), "--no-progress"]) == 0
+    assert main(["--checkpoint", str(ckpt), "--sequence", str(seq), "--output", str(out), "--no-progress",
+                 "--plain"]) == 0
     rows = np.loadtxt(out, delimiter=",")
     assert rows.shape == (6, 4)
     np.testing.assert_allclose(rows[0], boxes[0], atol=1e-2)  # frame 1 = the initial box
-    assert np.all(rows[:, 2:] >= 10)  # clipped boxes keep the 10 px minimum
+    assert np.all(rows[:, 2:] >= 10)  # the release's clipping keeps the 10 px minimum
     err = capsys.readouterr().err
-    assert "crop" in err and "model" in err and "post" in err and "ms" in err
+    assert "crop" in err and "model" in err and "post" in err and "ms" in err and "TRACKING 6" in err
+
+
+def test_default_runs_the_node_lifecycle_and_writes_empty_rows_while_lost(tmp_path, ckpt, sequence, capsys):
+    seq, boxes = sequence
+    out = tmp_path / "lifecycle.txt"
+    # a random-weight network cannot see the target: the lifecycle reports it LOST, with no box
+    assert main(["--checkpoint", str(ckpt), "--sequence", str(seq), "--output", str(out), "--no-progress",
+                 "--grounder", "none"]) == 0
+    rows = np.loadtxt(out, delimiter=",")
+    np.testing.assert_allclose(rows[0], boxes[0], atol=1e-2)
+    assert np.all(rows[1:] == 0)
+    assert "LOST 5, TRACKING 1" in capsys.readouterr().err
 
 
 def test_console_entry_point_runs_as_a_process(tmp_path, ckpt, sequence):
@@ -143,12 +156,12 @@ def test_video_without_init_box_is_an_error(tmp_path, ckpt, capsys):
     assert "--init-box" in capsys.readouterr().err
 
 
-def test_onnxruntime_backend_writes_the_eager_boxes_also_in_the_lost_loop(tmp_path, ckpt, sequence, capsys):
+def test_onnxruntime_backend_writes_the_eager_boxes_plain_and_in_the_lifecycle(tmp_path, ckpt, sequence, capsys):
     seq, _ = sequence
     base = ["--checkpoint", str(ckpt), "--sequence", str(seq), "--threads", "1", "--no-progress"]
     cache = tmp_path / "engines"
     ort = ["--backend", "onnxruntime", "--engine-cache", str(cache)]
-    for mode in ([], ["--lost-loop", "--grounder", "none"]):
+    for mode in (["--plain"], ["--grounder", "none"]):
         eager_out, ort_out = tmp_path / "eager.txt", tmp_path / "ort.txt"
         assert main(base + mode + ["--output", str(eager_out)]) == 0
         assert "eager fp32 (cpu)" in capsys.readouterr().err

@@ -57,7 +57,8 @@ def test_box_only_mode_and_sequence_subset(tmp_path, dataset, ckpt):
     out = tmp_path / "e"
     assert main(["--dataset-root", str(dataset), "--checkpoint", str(ckpt), "--out", str(out), "--mode", "box",
                  "--sequences", "car-2", "--no-progress", "--no-metrics"]) == 0
-    assert sorted(p.name for p in (out / "tiny").glob("*.txt")) == ["car-2.txt", "car-2_time.txt"]
+    assert sorted(p.name for p in (out / "tiny").glob("*.txt")) == [
+        "car-2.txt", "car-2_confidence.txt", "car-2_state.txt", "car-2_time.txt"]
 
 
 def test_nl_only_without_grounder_and_unknown_sequence_fail_clearly(tmp_path, dataset, ckpt, capsys):

@@ -9,7 +9,7 @@ from allinone_ros.cli.track import main as track_main
 from allinone_ros.data.datasets import open_dataset
 from allinone_ros.data.synthetic import SyntheticConfig, generate_dataset
 from allinone_ros.evaluation.results import read_boxes_file
-from allinone_ros.tracker.lost import box_iou
+from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,13 @@ def dataset(tmp_path_factory):
     return root
 
 
-def test_eval_nl_mode_grounds_the_named_target_on_frame_one(tmp_path, dataset, capsys):
+def first_box(boxes):
+    """Index and row of the first frame with a box."""
+    i = int(np.flatnonzero(boxes[:, 2] > 0)[0])
+    return i, boxes[i]
+
+
+def test_eval_nl_mode_grounds_the_named_target_within_two_frames(tmp_path, dataset, capsys):
     out = tmp_path / "eval"
     code = eval_main(["--dataset-root", str(dataset), "--out", str(out), "--mode", "nl", "--threads", "1",
                       "--no-progress"])
@@ -29,9 +35,11 @@ def test_eval_nl_mode_grounds_the_named_target_on_frame_one(tmp_path, dataset, c
     for seq in open_dataset("lasot", dataset):
         boxes = read_boxes_file(out / "default" / f"{seq.name}.txt")
         assert boxes.shape == (12, 4)
-        # frame 1 holds the grounded box, not the ground truth (the initial box is ignored) ...
-        assert boxes[0, 2] > 0 and not np.allclose(boxes[0], seq.boxes_xywh[0], atol=1e-3)
-        hits.append(box_iou(boxes[0], seq.boxes_xywh[0]) > 0.5)
+        # the first box is a grounded one (confirmed on two images in a row, so frame 2 at the earliest;
+        # later where the grounder hesitates between look-alikes), not the ground truth ...
+        i, box = first_box(boxes)
+        assert i <= 3 and not np.allclose(box, seq.boxes_xywh[i], atol=1e-3)
+        hits.append(box_iou(box, seq.boxes_xywh[i]) > 0.5)
     # ... and mostly on the sentence's target, not on the same-shape distractor beside it
     # (scripts/eval_grounding.py measures the rate on 20 held-out sequences)
     assert sum(hits) >= 3, hits
@@ -48,7 +56,8 @@ def test_track_cli_nl_only_ignores_the_initial_box(tmp_path, dataset, capsys):
     assert code == 0, err
     boxes = np.loadtxt(out, delimiter=",")
     assert boxes.shape == (12, 4)
-    assert boxes[0, 2] > 0 and not np.allclose(boxes[0], [1, 1, 5, 5])
-    assert "frames per state:" in err and "tracking" in err
+    i, box = first_box(boxes)
+    assert i <= 3 and not np.allclose(box, [1, 1, 5, 5])
+    assert "frames per state:" in err and "TRACKING" in err
     assert track_main(["--sequence", str(seq_dir), "--nl-only", "--text", "  ", "--no-progress"]) == 2
     assert "--nl-only needs a sentence" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """The node's plain-Python parts: parameter table and checks, command parsing, the track state
-machine (on a real tiny tracker), the newest-frame worker, stats and the debug drawing.
+machine's message mapping, the newest-frame worker, stats and the debug drawing.
 
 No ROS graph; runs without rclpy except where a test says otherwise.
 """
@@ -24,10 +24,10 @@ from allinone_ros.ros.node_config import (
     PARAMETERS, Environment, LiveSettings, SettingsError, check_runtime_set, check_value, defaults,
     settings_from_values, yaml_parameters,
 )
-from allinone_ros.ros.session import FrameResult, TrackingSession, TrackState, centre_offset
+from allinone_ros.lifecycle import TargetResult, TargetState
+from allinone_ros.lifecycle.states import centre_offset
 from allinone_ros.tracker import TrackerConfig
-from allinone_ros.tracker.factory import build_tracker
-from builders import REPO, moving_target_frames, tiny_checkpoint
+from builders import REPO, moving_target_frames
 
 CONFIG_YAML = REPO / "config" / "tracker.yaml"
 
@@ -216,88 +216,8 @@ def test_track_request_parsing() -> None:
         parse_track_request("a" * 9, True, 1, 1, 1, 1, 0, 0, 8)
 
 
-# --------------------------------------------------------------------------- session (real tiny tracker)
-
-
-@pytest.fixture(scope="module")
-def tracker(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    path = tiny_checkpoint(tmp_path_factory.mktemp("session") / "tiny.safetensors")
-    return build_tracker(path, TrackerConfig(device="cpu"))
-
-
 FRAMES, TRUTH = moving_target_frames(12, size=(120, 160), box=(40.0, 30.0, 30.0, 20.0), velocity=(2.0, 1.0))
-BOX = tuple(float(v) for v in TRUTH[0])
-
-
-def test_session_idle_waiting_tracking_retarget_stop(tracker) -> None:  # noqa: ANN001
-    events: list[tuple[str, str]] = []
-    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)))
-    idle = session.process(FRAMES[0], 0.0, 5)
-    assert idle == FrameResult(TrackState.IDLE, None, 0.0, "", (120, 160))
-
-    session.apply(Start("the red box"))
-    waiting = session.process(FRAMES[1], 0.0, 5)
-    assert (waiting.state, waiting.box_xywh, waiting.sentence) == (TrackState.WAITING_FOR_BOX, None, "the red box")
-    assert "WAITING_FOR_BOX" in events[-1][1]
-
-    session.apply(Start("", BOX))  # box alone completes the waiting sentence, on the next image
-    started = session.process(FRAMES[2], 0.0, 5)
-    assert started.started and started.state == TrackState.TRACKING and started.confidence == 1.0
-    assert started.box_xywh == pytest.approx(BOX) and started.sentence == "the red box"
-    tracked = session.process(FRAMES[3], 0.0, 5)
-    assert tracked.state == TrackState.TRACKING and not tracked.started and 0.0 <= tracked.confidence <= 1.0
-
-    session.apply(Start("the blue box"))  # re-target: text only, the track goes on
-    assert tracker.state is not None and tracker.state.text == "the blue box"
-    assert session.process(FRAMES[4], 0.0, 5).sentence == "the blue box"
-    assert tracker.state.frame_index == 2
-
-    session.apply(Stop("test"))
-    assert session.process(FRAMES[5], 0.0, 5) == FrameResult(TrackState.IDLE, None, 0.0, "", (120, 160))
-    assert tracker.state is None
-
-    session.apply(Start("", BOX))  # box alone from idle: language-free
-    assert session.process(FRAMES[6], 0.0, 5).sentence == ""
-
-
-def test_session_starts_on_the_stamped_image_when_held(tracker) -> None:  # noqa: ANN001
-    session = TrackingSession(tracker)
-    held = {7: FRAMES[0]}
-    session.apply(Start("car", BOX, stamp_ns=7), frame_lookup=held.get)
-    assert session.state == TrackState.TRACKING  # initialised on the held image already
-    first = session.process(FRAMES[3], 0.0, 5)
-    assert not first.started and tracker.state.frame_index == 1
-
-    session.apply(Start("car", BOX, stamp_ns=8), frame_lookup=held.get)  # not held: next image
-    assert session.process(FRAMES[4], 0.0, 5).started
-
-
-def test_session_rejects_an_off_image_box_and_keeps_tracking(tracker) -> None:  # noqa: ANN001
-    events: list[tuple[str, str]] = []
-    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)))
-    session.apply(Start("car", BOX))
-    session.process(FRAMES[0], 0.0, 5)
-    session.apply(Start("other", (500.0, 5.0, 10.0, 10.0)))
-    result = session.process(FRAMES[1], 0.0, 5)
-    assert result.state == TrackState.TRACKING and result.sentence == "car" and not result.started
-    assert events[-1][0] == "warn" and "lies outside the 160x120 image; state stays TRACKING" in events[-1][1]
-    from allinone_ros.tracker import InputError
-
-    with pytest.raises(InputError):  # held image: rejected at once, state kept
-        session.apply(Start("other", (500.0, 5.0, 10.0, 10.0), stamp_ns=1), frame_lookup={1: FRAMES[0]}.get)
-    assert session.state == TrackState.TRACKING and session.sentence == "car"
-
-
-def test_lost_rule_patience_last_known_box_and_recovery(tracker) -> None:  # noqa: ANN001
-    session = TrackingSession(tracker)
-    session.apply(Start("car", BOX))
-    session.process(FRAMES[0], 1.0, 3)
-    states = [session.process(FRAMES[i], 1.0, 3) for i in range(1, 6)]  # every frame < 1.0 is a miss
-    assert [r.state for r in states] == [TrackState.TRACKING] * 2 + [TrackState.LOST] * 3
-    assert all(r.box_xywh == pytest.approx(BOX) for r in states[2:])  # last confident box: the start box
-    assert states[1].box_xywh != pytest.approx(BOX)  # while TRACKING the current estimate is shown
-    back = session.process(FRAMES[6], 0.0, 3)  # threshold 0: any confidence counts
-    assert back.state == TrackState.TRACKING and back.box_xywh != pytest.approx(BOX)
+BOX = np.asarray(TRUTH[0], dtype=np.float64)
 
 
 def test_centre_offset_signs_and_range() -> None:
@@ -308,7 +228,7 @@ def test_centre_offset_signs_and_range() -> None:
 
 def test_track_state_values_equal_the_message_constants() -> None:
     msg = pytest.importorskip("allinone_ros.msg", reason="messages not built (scripts/setup_ros.sh)")
-    for state in TrackState:
+    for state in TargetState:
         assert getattr(msg.TrackedTarget, f"STATE_{state.name}") == state.value
 
 
@@ -429,60 +349,10 @@ def test_rates_and_latency_percentiles() -> None:
 def test_annotate_draws_on_a_copy() -> None:
     frame = FRAMES[0]
     before = frame.copy()
-    result = FrameResult(TrackState.LOST, BOX, 0.12, "the red box " * 10, (120, 160))
+    result = TargetResult(TargetState.LOST, None, 0.12, "the red box " * 10, (120, 160), 3, last_box_xywh=BOX)
     out = annotate(frame, result)
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert np.array_equal(frame, before) and not np.array_equal(out, frame)
-    idle = annotate(frame, replace(result, state=TrackState.IDLE, box_xywh=None, sentence=""))
+    assert not np.array_equal(out, annotate(frame, replace(result, last_box_xywh=None)))  # the last known box
+    idle = annotate(frame, replace(result, state=TargetState.IDLE, last_box_xywh=None, sentence=""))
     assert not np.array_equal(idle, frame)  # the state label is drawn
-
-
-# --------------------------------------------------------------------------- grounding in the session
-
-
-def test_session_sentence_alone_grounds_then_tracks_and_stop_returns_to_idle(tracker) -> None:  # noqa: ANN001
-    from test_state_machine import ColourGrounder
-
-    events: list[tuple[str, str]] = []
-    grounder = ColourGrounder()
-    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)), grounder=grounder)
-    session.apply(Start("the blue box"))  # nothing blue in view: keeps grounding, no box
-    assert session.state == TrackState.GROUNDING and "GROUNDING" in events[-1][1]
-    waiting = session.process(FRAMES[0], 0.0, 5)
-    assert (waiting.state, waiting.box_xywh, waiting.confidence) == (TrackState.GROUNDING, None, 0.0)
-
-    session.apply(Start("the red box"))
-    started = session.process(FRAMES[1], 0.0, 5, ground_threshold=0.3)
-    assert started.state == TrackState.TRACKING and started.started
-    assert started.box_xywh == pytest.approx(tuple(TRUTH[1]), abs=1.5)  # the grounded red rectangle
-    assert "GROUNDING -> TRACKING" in events[-1][1]
-    assert session.process(FRAMES[2], 0.0, 5).state == TrackState.TRACKING
-    session.apply(Stop("track_command 'stop'"))
-    assert session.process(FRAMES[3], 0.0, 5).state == TrackState.IDLE
-
-
-def test_session_threshold_keeps_grounding_below_it(tracker) -> None:  # noqa: ANN001
-    from test_state_machine import ColourGrounder
-
-    session = TrackingSession(tracker, grounder=ColourGrounder())
-    session.apply(Start("the red box"))
-    result = session.process(FRAMES[0], 0.0, 5, ground_threshold=1.0)  # 600 px blob scores 0.67 < 1
-    assert result.state == TrackState.GROUNDING and 0.0 < result.confidence < 1.0
-
-
-def test_session_regrounds_while_lost_every_k_frames(tracker) -> None:  # noqa: ANN001
-    from test_state_machine import ColourGrounder
-
-    events: list[tuple[str, str]] = []
-    grounder = ColourGrounder()
-    session = TrackingSession(tracker, log=lambda level, msg: events.append((level, msg)), grounder=grounder)
-    session.apply(Start("the red box", BOX))
-    session.process(FRAMES[0], 1.0, 2)
-    calls = []
-    for i in range(1, 10):  # threshold 1.0: every frame is a miss; LOST from the 2nd miss on
-        session.process(FRAMES[i], 1.0, 2, ground_threshold=0.3, reground_every=3)
-        calls.append(grounder.calls)
-    # LOST on frame 2; re-grounded on LOST frames 1, 4, 7 (frames 3, 6, 9)
-    assert calls == [0, 0, 1, 1, 1, 2, 2, 2, 3]
-    assert session.state == TrackState.LOST
-    assert sum("re-grounded 'the red box'" in m for _, m in events) == 3

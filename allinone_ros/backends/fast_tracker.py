@@ -1,4 +1,4 @@
-"""A tracker whose pre/post-processing runs on the backend's device, and a one-call builder.
+"""A tracker whose pre/post-processing runs on the backend's device (built by :func:`allinone_ros.lifecycle.build_tracker`).
 
 :class:`DeviceTracker` keeps the :class:`~allinone_ros.tracker.Tracker` interface and state, and
 replaces only the per-frame image work: the frame is uploaded once, crops are cut and normalised
@@ -8,18 +8,16 @@ to the host. The default :class:`Tracker` is unchanged.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..model import AllInOne, HeadOutput
 from ..tracker import ModelRunner, Tracker, TrackerConfig
-from ..tracker.factory import load_tracker_model
 from ..tracker.geometry import CropGeometry, crop_geometry
 from .base import Backend
 from .config import BackendConfig
-from .factory import check_device, create_backend
+from .factory import create_backend
 from .gpu_preprocess import DevicePreprocessor, decode_on_device
 
 log = logging.getLogger(__name__)
@@ -72,16 +70,3 @@ def describe_tracker(tracker: Tracker) -> str:
     """What runs the tracker's network, e.g. ``'onnxruntime fp32 (cpu)'`` (a plain :class:`Tracker`: eager fp32)."""
     runner = tracker.runner
     return runner.describe() if isinstance(runner, Backend) else f"eager fp32 ({tracker.device})"
-
-
-def build_backend_tracker(checkpoint: str | Path | None, tracker_config: TrackerConfig | None = None,
-                          backend_config: BackendConfig | None = None, trust: bool = False) -> Tracker:
-    """Load ``checkpoint`` (None: the shipped default model) and return :func:`make_tracker` of it.
-
-    A device that is not there raises :class:`BackendUnavailableError` before the checkpoint is read.
-    """
-    backend_config = backend_config or BackendConfig()
-    tracker_config = tracker_config or TrackerConfig(device=backend_config.device)
-    check_device(backend_config)
-    model = load_tracker_model(checkpoint, tracker_config, trust)
-    return make_tracker(model, tracker_config, backend_config)

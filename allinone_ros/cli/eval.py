@@ -34,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the grounder finds the target; frame 1 is tracked like every frame, though every "
                         "toolkit protocol scores it as the ground truth)")
     p.add_argument("--grounder", default="",
-                   help="for --mode nl and --lost-loop: '' = the shipped built-in grounder, a .safetensors grounder "
-                        "checkpoint, or a transformers Grounding DINO / OWLv2 model directory")
-    p.add_argument("--lost-loop", action="store_true",
-                   help="box modes: also run the lost-target state machine (no box while lost, re-search, "
-                        "re-grounding); always on in --mode nl")
+                   help="'' = the shipped built-in grounder, 'none', a .safetensors grounder checkpoint, or a "
+                        "transformers Grounding DINO / OWLv2 model directory (sentence starts, re-finding a lost target)")
+    p.add_argument("--plain", action="store_true",
+                   help="the released tracker as published (a box on every frame), as the paper evaluates it; "
+                        "default: the node's target lifecycle (no box while LOST, states and confidences written "
+                        "for the long-term metrics)")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel (processes)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=0,
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
                   tracker=TrackerConfig(device=args.device), backend=backend_config(args, threads), mode=args.mode,
                   threads=threads, trust_checkpoint=args.trust_checkpoint, grounder=args.grounder,
-                  lost_loop=args.lost_loop)
+                  plain=args.plain)
     name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")
     result_dir = args.out / name
     with tqdm(total=len(sequences), unit="seq", disable=args.no_progress, file=sys.stderr) as bar:

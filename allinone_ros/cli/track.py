@@ -14,10 +14,11 @@ from tqdm import tqdm
 
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
+from ..backends.fast_tracker import describe_tracker
 from ..grounding import GrounderConfig, build_grounder
-from ..backends.fast_tracker import build_backend_tracker, describe_tracker
+from ..lifecycle import LifecycleConfig, TargetLifecycle, TargetResult, build_tracker
+from ..lifecycle.offline import PlainTracker, run_frames
 from ..tracker import TrackerConfig
-from ..tracker.lost import ManagedTracker
 from ..visualize import VideoSink, draw_box
 from .common import TRUST_CHECKPOINT_HELP, add_backend_arguments, backend_config, cli_main, parse_box, set_threads
 
@@ -42,14 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--nl-only", action="store_true",
-                   help="start from the sentence alone: any initial box is ignored and the grounder finds the target "
-                        "(runs the lost-target state machine)")
-    p.add_argument("--lost-loop", action="store_true",
-                   help="run the lost-target state machine: no box while lost (written as 0,0,0,0), re-search and "
-                        "re-grounding")
+                   help="start from the sentence alone: any initial box is ignored and the grounder finds the target")
+    p.add_argument("--plain", action="store_true",
+                   help="the released tracker as published (a box on every frame, no loss detection), to reproduce "
+                        "the paper; default: the node's target lifecycle (no box while LOST, written as 0,0,0,0)")
     p.add_argument("--grounder", default="",
-                   help="for --nl-only / --lost-loop: '' = the shipped built-in grounder, 'none', a .safetensors "
-                        "grounder checkpoint or a transformers Grounding DINO / OWLv2 model directory")
+                   help="'' = the shipped built-in grounder, 'none', a .safetensors grounder checkpoint or a "
+                        "transformers Grounding DINO / OWLv2 model directory (sentence starts and re-finding a lost "
+                        "target)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -71,85 +72,61 @@ def _run(args: argparse.Namespace) -> int:
     text = args.text if args.text is not None else data_text
     if args.nl_only and not text.strip():
         raise ValueError("--nl-only needs a sentence: pass --text or use a sequence with nlp.txt/language.txt")
-    tracker = build_backend_tracker(args.checkpoint, TrackerConfig(device=args.device), backend_config(args),
-                                    trust=args.trust_checkpoint)
+    if args.plain and args.nl_only:
+        raise ValueError("--plain starts from a box only; drop --nl-only or --plain")
+    tracker = build_tracker(args.checkpoint, TrackerConfig(device=args.device), backend_config(args),
+                            trust=args.trust_checkpoint)
     log.info("backend: %s", describe_tracker(tracker))
-    if args.nl_only or args.lost_loop:
+    if args.plain:
+        runner: PlainTracker | TargetLifecycle = PlainTracker(tracker)
+    else:
         grounder = build_grounder(args.grounder, GrounderConfig(device=args.device))
         if args.nl_only and grounder is None:
             raise ValueError("--nl-only needs a grounder; --grounder none was given")
-        return _run_managed(args, ManagedTracker(tracker, grounder), frames, total, init_box, text)
+        runner = TargetLifecycle(tracker, grounder, LifecycleConfig())
     sink = VideoSink(args.save_video) if args.save_video else None
-    boxes: list[np.ndarray] = []
-    stages: dict[str, list[float]] = {"crop": [], "model": [], "post": []}
-    size: tuple[int, int] | None = None
-    t_start = time.perf_counter()
-    bar = tqdm(total=total, unit="frame", disable=args.no_progress, file=sys.stderr)
-    try:
-        for i, frame in enumerate(frames):
-            if size is not None and frame.shape[:2] != size:
-                log.warning("frame %d is %dx%d, previous frames were %dx%d; tracking continues",
-                            i + 1, frame.shape[1], frame.shape[0], size[1], size[0])
-            size = frame.shape[:2]
-            result = tracker.initialize(frame, init_box, text) if i == 0 else tracker.track(frame)
-            for k, v in result.timings_ms.items():
-                stages[k].append(v)
-            boxes.append(result.box_xywh)
-            if sink is not None:
-                sink.write(draw_box(frame, result.box_xywh, label=f"{result.confidence:.2f}"))
-            bar.update(1)
-    finally:
-        bar.close()
-        if sink is not None:
-            sink.close()
-    elapsed = time.perf_counter() - t_start
-    if not boxes:
-        raise ValueError("no frames to track")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
-    n = len(stages["model"])
-    if n:
-        per = {k: float(np.mean(v)) for k, v in stages.items()}
-        total_ms = sum(per.values())
-        print(f"{len(boxes)} frames in {elapsed:.2f} s ({describe_tracker(tracker)}); per tracked frame: "
-              f"crop {per['crop']:.1f} ms, model {per['model']:.1f} ms, post {per['post']:.1f} ms, total {total_ms:.1f} ms "
-              f"({1000.0 / total_ms:.1f} FPS)", file=sys.stderr)
-    return 0
-
-
-def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iterator[np.ndarray], total: int | None,
-                 init_box: np.ndarray | None, text: str) -> int:
-    """Track with the lost-target state machine; frames without a box are written as 0,0,0,0."""
-    sink = VideoSink(args.save_video) if args.save_video else None
-    boxes: list[np.ndarray] = []
     states: Counter[str] = Counter()
-    t_start = time.perf_counter()
+    size: list[tuple[int, int]] = []
     bar = tqdm(total=total, unit="frame", disable=args.no_progress, file=sys.stderr)
+
+    def on_frame(i: int, frame: np.ndarray, result: TargetResult) -> None:
+        if size and frame.shape[:2] != size[-1]:
+            log.warning("frame %d is %dx%d, previous frames were %dx%d; tracking continues",
+                        i + 1, frame.shape[1], frame.shape[0], size[-1][1], size[-1][0])
+        size.append(frame.shape[:2])
+        states[result.state.name] += 1
+        if sink is not None:
+            label = f"{result.confidence:.2f}" if args.plain else f"{result.state.name} {result.confidence:.2f}"
+            sink.write(draw_box(frame, result.box_xywh, label=label) if result.box_xywh is not None else frame)
+        bar.update(1)
+
+    t_start = time.perf_counter()
     try:
-        for i, frame in enumerate(frames):
-            result = managed.start(frame, text, init_box) if i == 0 else managed.step(frame)
-            states[result.state.value] += 1
-            boxes.append(result.box_xywh if result.box_xywh is not None else np.zeros(4))
-            if sink is not None:
-                shown = draw_box(frame, result.box_xywh, label=f"{result.state.value} {result.confidence:.2f}") \
-                    if result.box_xywh is not None else frame
-                sink.write(shown)
-            bar.update(1)
+        run = run_frames(runner, frames, text, init_box, on_frame)
     finally:
         bar.close()
         if sink is not None:
             sink.close()
-    if not boxes:
-        raise ValueError("no frames to track")
+    elapsed = time.perf_counter() - t_start
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
-    elapsed = time.perf_counter() - t_start
-    print(f"{len(boxes)} frames in {elapsed:.2f} s ({len(boxes) / elapsed:.1f} FPS, "
-          f"{describe_tracker(managed.tracker)}); frames per state: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(states.items())), file=sys.stderr)
+        np.savetxt(args.output, run.boxes_xywh(), fmt="%.4f", delimiter=",")
+    _print_summary(run.results, elapsed, describe_tracker(tracker), states)
     return 0
+
+
+def _print_summary(results: list[TargetResult], elapsed: float, backend: str, states: Counter[str]) -> None:
+    stages: dict[str, list[float]] = {"crop": [], "model": [], "post": []}
+    for r in results:
+        for k, v in r.timings_ms.items():
+            stages.setdefault(k, []).append(v)
+    line = f"{len(results)} frames in {elapsed:.2f} s ({len(results) / max(elapsed, 1e-9):.1f} FPS, {backend})"
+    if stages["model"]:
+        per = {k: float(np.mean(v)) for k, v in stages.items() if v}
+        line += (f"; per tracked frame: crop {per['crop']:.1f} ms, model {per['model']:.1f} ms, "
+                 f"post {per['post']:.1f} ms")
+    line += "; frames per state: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    print(line, file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

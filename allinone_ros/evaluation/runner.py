@@ -2,9 +2,11 @@
 
 Modes: ``box+nl`` (ground-truth box of frame 1 and the sentence), ``box`` (box only, empty
 sentence) and ``nl`` (the sentence only: frame 1's box is ignored and the target is found by the
-grounder; frame 1 is scored like every frame, with the grounded box or an empty one). ``nl`` and
-``lost_loop`` run the core's lost-target state machine (:class:`~allinone_ros.tracker.lost.ManagedTracker`);
-frames where it reports no box (grounding, lost) are written as ``0,0,0,0``.
+grounder; frame 1 is scored like every frame, with the grounded box or an empty one). Every
+sequence runs through :func:`allinone_ros.lifecycle.offline.run_frames` with the node's target
+lifecycle (default; frames reported without a box, GROUNDING or LOST, are written as ``0,0,0,0``
+and each frame's state and confidence go to ``<seq>_state.txt`` / ``<seq>_confidence.txt`` for the
+long-term metrics) or, with ``plain``, the released tracker as published.
 
 The network runs through the job's backend (:class:`~allinone_ros.backends.BackendConfig`; default
 plain eager PyTorch). With several workers the parent builds the tracker once before they start:
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -30,11 +31,13 @@ import torch
 
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
-from ..backends.fast_tracker import build_backend_tracker, describe_tracker
+from ..backends.fast_tracker import describe_tracker
 from ..data.frames import read_frame
 from ..data.sequence import Sequence
-from ..tracker import Tracker, TrackerConfig
-from ..tracker.lost import LostConfig, ManagedTracker
+from ..lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
+from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
+from ..tracker import TrackerConfig
+from .longterm import write_frame_report
 from .results import has_result, write_result
 
 log = logging.getLogger(__name__)
@@ -52,67 +55,56 @@ class EvalJob:
     mode: str = "box+nl"
     threads: int = 0
     trust_checkpoint: bool = False
-    grounder: str = ""  # nl mode / lost loop: see allinone_ros.grounding.factory.HELP
-    lost_loop: bool = False  # box modes: run the lost-target state machine too
-    lost: LostConfig = LostConfig()
+    grounder: str = ""  # sentence starts and re-finding a lost target: see allinone_ros.grounding.factory.HELP
+    plain: bool = False  # the released tracker as published instead of the target lifecycle (box modes)
+    lifecycle: LifecycleConfig = LifecycleConfig()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.mode == "nl" and self.grounder.strip().lower() == "none":
             raise ValueError("mode 'nl' (start from the sentence alone) needs a grounder; grounder 'none' was given")
+        if self.plain and self.mode == "nl":
+            raise ValueError("mode 'nl' needs the target lifecycle (grounding); plain starts from a box only")
         if self.backend.device != self.tracker.device:
             raise ValueError(f"backend device {self.backend.device!r} differs from tracker device "
                              f"{self.tracker.device!r}; use the same device for both")
 
-    @property
-    def managed(self) -> bool:
-        return self.mode == "nl" or self.lost_loop
 
 
-def track_sequence(tracker: Tracker | ManagedTracker, seq: Sequence, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """One pass over ``seq``; (boxes (N,4) ``box_xywh``, seconds (N,)). See the module docstring for modes."""
+Runner = TargetLifecycle | PlainTracker
+
+
+def track_sequence(runner: Runner, seq: Sequence, mode: str) -> OfflineRun:
+    """One pass over ``seq`` (see the module docstring for the modes)."""
     text = seq.sentence if mode in ("box+nl", "nl") else ""
     if mode == "nl" and not text.strip():
         raise ValueError(f"sequence {seq.name}: mode 'nl' needs a sentence, but the sequence has none")
-    boxes, times = [], []
-    for i, path in enumerate(seq.frame_paths):
-        frame = read_frame(path)
-        t0 = time.perf_counter()
-        if isinstance(tracker, ManagedTracker):
-            if i == 0:
-                result = tracker.start(frame, text, None if mode == "nl" else seq.init_box_xywh)
-            else:
-                result = tracker.step(frame)
-            box = result.box_xywh if result.box_xywh is not None else np.zeros(4)
-        else:
-            box = (tracker.initialize(frame, seq.init_box_xywh, text) if i == 0 else tracker.track(frame)).box_xywh
-        times.append(time.perf_counter() - t0)
-        boxes.append(box)
-    return np.stack(boxes), np.asarray(times)
+    frames = (read_frame(path) for path in seq.frame_paths)
+    return run_frames(runner, frames, text, None if mode == "nl" else seq.init_box_xywh)
 
 
-_WORKER_TRACKER: Tracker | ManagedTracker | None = None
+_WORKER_RUNNER: Runner | None = None
 
 
-def _make_tracker(job: EvalJob) -> Tracker | ManagedTracker:
+def _make_runner(job: EvalJob) -> Runner:
     if job.threads > 0:
         torch.set_num_threads(job.threads)
-    tracker = build_backend_tracker(job.checkpoint, job.tracker, job.backend, trust=job.trust_checkpoint)
+    tracker = build_tracker(job.checkpoint, job.tracker, job.backend, trust=job.trust_checkpoint)
     log.info("backend: %s", describe_tracker(tracker))
-    if not job.managed:
-        return tracker
+    if job.plain:
+        return PlainTracker(tracker)
     from ..grounding import GrounderConfig, build_grounder
 
     grounder = build_grounder(job.grounder, GrounderConfig(device=job.tracker.device))
-    return ManagedTracker(tracker, grounder, job.lost)
+    return TargetLifecycle(tracker, grounder, job.lifecycle)
 
 
 def _prepare_for_workers(job: EvalJob) -> EvalJob:
     """Build the tracker once here (see the module docstring); return the job with ``auto`` resolved."""
-    built = _make_tracker(job)
-    backend = (built.tracker if isinstance(built, ManagedTracker) else built).runner
-    assert isinstance(backend, Backend)  # build_backend_tracker runs the network through one
+    built = _make_runner(job)
+    backend = built.tracker.runner
+    assert isinstance(backend, Backend)  # build_tracker runs the network through one
     backend.release()
     del built
     if torch.cuda.is_available():
@@ -121,14 +113,15 @@ def _prepare_for_workers(job: EvalJob) -> EvalJob:
 
 
 def _init_worker(job: EvalJob) -> None:
-    global _WORKER_TRACKER
-    _WORKER_TRACKER = _make_tracker(job)
+    global _WORKER_RUNNER
+    _WORKER_RUNNER = _make_runner(job)
 
 
 def _run_one(seq: Sequence, mode: str, out_dir: Path) -> str:
-    assert _WORKER_TRACKER is not None
-    boxes, times = track_sequence(_WORKER_TRACKER, seq, mode)
-    write_result(out_dir, seq.name, boxes, times)
+    assert _WORKER_RUNNER is not None
+    run = track_sequence(_WORKER_RUNNER, seq, mode)
+    write_frame_report(out_dir, seq.name, run.states(), run.confidences())
+    write_result(out_dir, seq.name, run.boxes_xywh(), np.asarray(run.frame_ms) / 1e3)
     return seq.name
 
 

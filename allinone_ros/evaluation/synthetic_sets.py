@@ -14,6 +14,7 @@ from ..data.datasets import open_dataset
 from ..data.frames import read_frame
 from ..data.sequence import Sequence
 from ..data.synthetic import SyntheticConfig, clip_box_to_frame, generate_dataset
+from ..lifecycle.offline import PlainTracker, run_frames
 from ..tracker import Tracker
 from .metrics import SequenceResult, summarize
 
@@ -40,13 +41,10 @@ def ensure_dataset(root: Path, seed: int, num_sequences: int, frames: int, with_
 
 
 def run_sequence(tracker: Tracker, seq: Sequence, text: str) -> np.ndarray:
-    """One-pass tracking from the ground-truth box of frame 1 with sentence ``text``: boxes ``(N, 4)``."""
-    boxes = np.zeros((len(seq), 4))
-    tracker.initialize(read_frame(seq.frame_paths[0]), seq.boxes_xywh[0], text)
-    boxes[0] = seq.boxes_xywh[0]
-    for i in range(1, len(seq)):
-        boxes[i] = tracker.track(read_frame(seq.frame_paths[i])).box_xywh
-    return boxes
+    """One-pass tracking as released (:class:`PlainTracker`) from frame 1's ground-truth box with sentence
+    ``text``, through the one offline loop: boxes ``(N, 4)``."""
+    frames = (read_frame(p) for p in seq.frame_paths)
+    return run_frames(PlainTracker(tracker), frames, text, seq.boxes_xywh[0]).boxes_xywh()
 
 
 def score(results: list[SequenceResult]) -> dict[str, float]:

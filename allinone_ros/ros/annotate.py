@@ -8,22 +8,25 @@ import cv2
 import numpy as np
 
 from ..visualize import draw_box
-from .session import FrameResult, TrackState
+from ..lifecycle import TargetResult, TargetState
 
-STATE_COLOURS: dict[TrackState, tuple[int, int, int]] = {  # RGB
-    TrackState.IDLE: (200, 200, 200),
-    TrackState.WAITING_FOR_BOX: (80, 160, 255),
-    TrackState.TRACKING: (0, 255, 0),
-    TrackState.LOST: (255, 140, 0),
+STATE_COLOURS: dict[TargetState, tuple[int, int, int]] = {  # RGB
+    TargetState.IDLE: (200, 200, 200),
+    TargetState.WAITING_FOR_BOX: (80, 160, 255),
+    TargetState.TRACKING: (0, 255, 0),
+    TargetState.LOST: (255, 140, 0),
+    TargetState.GROUNDING: (200, 120, 255),
 }
 
 
-def annotate(image_rgb: np.ndarray, result: FrameResult, max_text_chars: int = 60) -> np.ndarray:
-    """A copy of ``image_rgb`` with the result drawn on it."""
+def annotate(image_rgb: np.ndarray, result: TargetResult, max_text_chars: int = 60) -> np.ndarray:
+    """A copy of ``image_rgb`` with the result drawn on it (LOST: the last known box)."""
     colour = STATE_COLOURS[result.state]
     out = image_rgb
-    if result.box_xywh is not None:
-        out = draw_box(out, np.asarray(result.box_xywh), colour, label=f"{result.confidence:.2f}")
+    box = result.box_xywh if result.box_xywh is not None else (
+        result.last_box_xywh if result.state == TargetState.LOST else None)
+    if box is not None:
+        out = draw_box(out, np.asarray(box), colour, label=f"{result.confidence:.2f}")
     else:
         out = out.copy()
     header = result.state.name

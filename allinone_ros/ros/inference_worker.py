@@ -157,6 +157,10 @@ class StampedHistory(Generic[T]):
                     return item
         return None
 
+    def newest_stamp(self) -> int | None:
+        with self._lock:
+            return self._items[-1][0] if self._items else None
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

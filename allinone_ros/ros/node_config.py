@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
+from ..lifecycle import LifecycleConfig
 from ..tracker.config import DEVICES_HELP, TrackerConfig
 
 ApplyTime = Literal["startup", "configure", "live"]
@@ -52,6 +53,51 @@ class ParamSpec:
     @property
     def read_only(self) -> bool:
         return self.apply == "startup"
+
+
+_LC = LifecycleConfig()  # the one set of lifecycle defaults (node, CLIs, evaluation)
+LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("lost_threshold", _LC.lost_threshold,
+              "Tracker confidence (score-map peak) below which an image does not show the target.",
+              "live", range=(0.0, 1.0)),
+    ParamSpec("appearance_threshold", _LC.appearance_threshold,
+              "Colour similarity to the first template below which a box is not the target (0 = off).",
+              "live", range=(0.0, 1.0)),
+    ParamSpec("max_jump", _LC.max_jump,
+              "A box centre further than this many target sizes from the predicted centre is not the target "
+              "(the search stays where the target should be).",
+              "live", range=(0.01, 100.0)),
+    ParamSpec("lost_patience", _LC.lost_patience,
+              "Consecutive images without the target before the state becomes LOST.",
+              "live", range=(1, 10000)),
+    ParamSpec("recover_threshold", _LC.recover_threshold,
+              "Score a candidate needs to re-acquire a LOST target.", "live", range=(0.0, 1.0)),
+    ParamSpec("recover_patience", _LC.recover_patience,
+              "Consecutive images with the same accepted candidate needed to leave LOST "
+              "(a local candidate the grounder agrees with counts twice).", "live", range=(1, 10000)),
+    ParamSpec("recover_needs_grounder", _LC.recover_needs_grounder,
+              "With a grounder, a local re-search candidate re-acquires only where the grounder agrees.", "live"),
+    ParamSpec("ground_threshold", _LC.ground_threshold,
+              "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
+              "live", range=(0.0, 1.0)),
+    ParamSpec("ground_confirm", _LC.ground_confirm,
+              "Consecutive images the same grounded candidate is needed to start from a sentence alone.",
+              "live", range=(1, 10000)),
+    ParamSpec("reground_every", _LC.reground_every,
+              "While LOST (with a grounder), search the whole image for the sentence on the first LOST image and "
+              "every reground_every-th image after it.", "live", range=(1, 10000)),
+    ParamSpec("max_search_factor", _LC.max_search_factor,
+              "While LOST the local search region grows up to this many target sizes.", "live", range=(0.1, 100.0)),
+)
+
+
+def lifecycle_from_values(values: dict[str, Any]) -> LifecycleConfig:
+    """The lifecycle settings among the node's parameters (the rest keep LifecycleConfig's defaults)."""
+    given = {spec.name: values[spec.name] for spec in LIFECYCLE_PARAMETERS}
+    try:
+        return LifecycleConfig(**{k: (float(v) if isinstance(getattr(_LC, k), float) else v) for k, v in given.items()})
+    except ValueError as exc:
+        raise SettingsError([f"lifecycle settings: {exc}"]) from exc
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -128,27 +174,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "starts on that very image (0 = always start on the next image).",
         "configure", range=(0, 300),
     ),
-    ParamSpec(
-        "lost_threshold", 0.3,
-        "A frame whose confidence is below this counts as a miss; lost_patience consecutive misses "
-        "switch the state to LOST (tracking continues; one confident frame switches back to TRACKING).",
-        "live", range=(0.0, 1.0),
-    ),
-    ParamSpec(
-        "lost_patience", 5, "Consecutive low-confidence frames before the state becomes LOST.",
-        "live", range=(1, 10000),
-    ),
-    ParamSpec(
-        "ground_threshold", 0.3,
-        "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
-        "live", range=(0.0, 1.0),
-    ),
-    ParamSpec(
-        "reground_every", 5,
-        "While LOST (with a grounder), search the whole image for the sentence on the first LOST image and every "
-        "reground_every-th image after it.",
-        "live", range=(1, 10000),
-    ),
+    *LIFECYCLE_PARAMETERS,
     ParamSpec(
         "max_rate_hz", 0.0,
         "Process at most this many images per second (0 = as fast as the model runs). Images arriving "
@@ -189,10 +215,7 @@ class SettingsError(ValueError):
 class LiveSettings:
     """Parameters applied per frame (replaced as a whole when one changes)."""
 
-    lost_threshold: float = 0.3
-    lost_patience: int = 5
-    ground_threshold: float = 0.3
-    reground_every: int = 5
+    lifecycle: LifecycleConfig = LifecycleConfig()
     max_rate_hz: float = 0.0
     max_sentence_chars: int = 1024
     debug_image: bool = False
@@ -429,10 +452,7 @@ def settings_from_values(values: dict[str, Any], env: Environment | None = None)
 
 def live_from_values(values: dict[str, Any]) -> LiveSettings:
     return LiveSettings(
-        lost_threshold=float(values["lost_threshold"]),
-        lost_patience=int(values["lost_patience"]),
-        ground_threshold=float(values["ground_threshold"]),
-        reground_every=int(values["reground_every"]),
+        lifecycle=lifecycle_from_values(values),
         max_rate_hz=float(values["max_rate_hz"]),
         max_sentence_chars=int(values["max_sentence_chars"]),
         debug_image=bool(values["debug_image"]),

@@ -39,8 +39,10 @@ Topics (relative names resolve in the node's namespace, e.g. ``/track_command`` 
 A box in a ``track_request`` is applied to the image with the request's stamp if that image is
 still among the last ``frame_history`` received images; tracking then continues on the newest
 image. Otherwise (stamp zero, too old, or not yet received) it is applied to the next image.
-The track state machine (idle, waiting for a box, tracking, lost) is described in
-:mod:`allinone_ros.ros.session`, sentence checks in :mod:`allinone_ros.ros.commands`.
+The target lifecycle (idle, grounding, waiting for a box, tracking, lost) is the core's
+:mod:`allinone_ros.lifecycle.machine`, the same code the CLIs and the evaluation run; sentence
+checks are in :mod:`allinone_ros.ros.commands`. A request stamp that matches no kept image gives a
+WARN saying how old it is, and the box goes to the next image.
 
 Threads: a single-threaded executor runs every ROS callback; callbacks only hand messages to
 an :class:`~allinone_ros.ros.inference_worker.InferenceWorker`, which decodes, tracks and
@@ -88,9 +90,11 @@ from ..backends.config import BackendConfig
 from ..backends.fast_tracker import describe_tracker, make_tracker
 from ..checkpoint import CheckpointError, load_model
 from ..grounding import GrounderConfig, GroundingModelError, build_grounder
+from ..lifecycle import TargetLifecycle, TargetResult, TargetState
+from ..lifecycle.states import centre_offset
 from ..tracker import InputError, Tracker
 from .annotate import annotate
-from .commands import Command, CommandError, parse_command_text, parse_track_request
+from .commands import Command, CommandError, Start, Stop, parse_command_text, parse_track_request
 from .diagnostics import NodeStats, diagnostic_status
 from .image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
 from .inference_worker import InferenceWorker, StampedHistory
@@ -98,7 +102,6 @@ from .node_config import (
     NODE_NAME, PARAMETERS, SPECS, Environment, LiveSettings, NodeSettings, SettingsError, check_runtime_set,
     live_from_values, parameter_descriptor, settings_from_values,
 )
-from .session import FrameResult, TrackingSession, TrackState, centre_offset
 
 THROTTLE_S = 2.0
 RCLError = _rclpy.RCLError
@@ -158,16 +161,22 @@ class _RosLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def target_message(header: Any, result: FrameResult, latency_ms: float, frames_dropped: int) -> TrackedTarget:
-    """The ``TrackedTarget`` for one processed image (``header`` is the image's)."""
+def target_message(header: Any, result: TargetResult, latency_ms: float, frames_dropped: int) -> TrackedTarget:
+    """The ``TrackedTarget`` for one processed image (``header`` is the image's).
+
+    TRACKING: this image's box. LOST: the last known box (the last TRACKING one) and this image's
+    confidence, as the message documents. Other states: zeros.
+    """
     height, width = result.image_size
     msg = TrackedTarget(
         header=header, state=int(result.state), sentence=result.sentence, latency_ms=float(latency_ms),
         frames_dropped=int(frames_dropped), image_width=width, image_height=height,
     )
-    if result.box_xywh is not None:
-        msg.x, msg.y, msg.width, msg.height = (float(v) for v in result.box_xywh)
-        msg.offset_x, msg.offset_y = centre_offset(result.box_xywh, width, height)
+    box = result.box_xywh if result.state == TargetState.TRACKING else (
+        result.last_box_xywh if result.state == TargetState.LOST else None)
+    if box is not None:
+        msg.x, msg.y, msg.width, msg.height = (float(v) for v in box)
+        msg.offset_x, msg.offset_y = centre_offset(box, width, height)
         msg.confidence = float(min(max(result.confidence, 0.0), 1.0))
     return msg
 
@@ -212,7 +221,7 @@ class TrackerNode(LifecycleNode):
         self._tracker: Tracker | None = None  # configure..cleanup on the CPU; only while active on a GPU
         self._backend_config: BackendConfig | None = None  # with auto resolved by the configure build
         self._backend_text = ""  # e.g. "onnxruntime fp32 (cpu)", for diagnostics
-        self._session: TrackingSession | None = None
+        self._target: TargetLifecycle | None = None
         self._worker: InferenceWorker[ImageMsg, Command] | None = None
         self._history: StampedHistory[ImageMsg] = StampedHistory(0)
         self._subscriptions_active: list[Any] = []
@@ -254,6 +263,9 @@ class TrackerNode(LifecycleNode):
 
     def _apply_parameter_set(self, params: list[Parameter]) -> None:
         self._live = live_from_values(self._parameter_values())
+        target = self._target
+        if target is not None:
+            target.config = self._live.lifecycle  # read by the worker from its next image on
         for param in params:
             if param.name in SPECS:
                 self.get_logger().info(f"parameter {param.name} set to {param.value!r}")
@@ -358,7 +370,7 @@ class TrackerNode(LifecycleNode):
             self._park_tracker()
             return TransitionCallbackReturn.FAILURE
         assert self._tracker is not None
-        self._session = TrackingSession(self._tracker, log=self._session_log, grounder=grounder)
+        self._target = TargetLifecycle(self._tracker, grounder, self._live.lifecycle)
         self._worker = InferenceWorker(
             self._process_frame, self._apply_command,
             min_period_s=lambda: self._live.min_period_s, on_error=self._worker_error,
@@ -419,14 +431,14 @@ class TrackerNode(LifecycleNode):
                 self.get_logger().error("the inference thread did not stop within 30 s")
             self._dropped_before += self._worker.dropped
             self._worker = None
-        self._session = None
+        self._target = None
         self._history.clear()
         self._park_tracker()
 
     def _park_tracker(self) -> None:
         """End the track; on a GPU also release the tracker (the GPU is free while inactive)."""
         if self._tracker is not None:
-            self._tracker.state = None
+            self._tracker.reset()
         if self._settings is None or self._settings.device != "cpu":
             self._release_tracker()
 
@@ -497,12 +509,6 @@ class TrackerNode(LifecycleNode):
             worker.submit_command(command)
 
     # -- worker thread --------------------------------------------------------------------------
-    def _session_log(self, level: str, message: str) -> None:
-        if level == "warn":
-            self._warnings.warn(message)
-        else:
-            self.get_logger().info(message)
-
     def _worker_error(self, where: str, exc: BaseException) -> None:
         self.get_logger().error(f"unexpected error while processing a {where}: {type(exc).__name__}: {exc}")
 
@@ -523,29 +529,61 @@ class TrackerNode(LifecycleNode):
         return None if msg is None else self._decode(msg)
 
     def _apply_command(self, command: Command) -> None:
-        session = self._session
-        if session is None:
+        target = self._target
+        if target is None:
+            return
+        if isinstance(command, Stop):
+            was = target.state
+            target.stop()
+            self.get_logger().info(f"stopped ({command.source}); {was.name} -> IDLE")
             return
         try:
-            session.apply(command, self._frame_from_history)
+            self._start(target, command)
         except InputError as exc:
-            self._warnings.warn(f"track_request rejected: {exc}; state stays {session.state.name}")
+            self._warnings.warn(f"track_request rejected: {exc}; state stays {target.state.name}")
+
+    def _start(self, target: TargetLifecycle, command: Start) -> None:
+        """Apply a start / re-target request; a box goes to the image its stamp names, if still kept."""
+        if command.box_xywh is None:
+            target.request(command.sentence)
+            self.get_logger().info(f"{target.state.name}: sentence {command.sentence!r}")
+            return
+        frame = None
+        if command.stamp_ns is not None:
+            frame = self._frame_from_history(command.stamp_ns)
+            if frame is None:
+                self._warnings.warn(self._stamp_miss_text(command.stamp_ns))
+        target.request(command.sentence, command.box_xywh, frame)
+        where = "the image it names" if frame is not None else "the next image"
+        self.get_logger().info(f"box {list(command.box_xywh)} applied to {where} (sentence {command.sentence!r})")
+
+    def _stamp_miss_text(self, stamp_ns: int) -> str:
+        newest = self._history.newest_stamp()
+        if newest is None:
+            age = "no image is kept (frame_history is 0, or none has arrived yet)"
+        else:
+            age = f"it is {(newest - stamp_ns) / 1e9:+.3f} s older than the newest image ({newest / 1e9:.9f})"
+        return (f"track_request stamp {stamp_ns / 1e9:.9f} matches no kept image ({age}); "
+                "its box is applied to the next image instead")
 
     def _process_frame(self, msg: ImageMsg) -> None:
-        session, live = self._session, self._live
-        if session is None:
+        target, live = self._target, self._live
+        if target is None:
             return
         start = time.perf_counter()
         rgb = self._decode(msg)
         if rgb is None:
             return
+        was = target.state
         try:
-            result = session.process(rgb, live.lost_threshold, live.lost_patience, live.ground_threshold,
-                                     live.reground_every)
-        except InputError as exc:  # the decoder guarantees valid RGB; kept as a guard
+            result = target.process(rgb)
+        except InputError as exc:  # a pending box that does not fit this image, or a guard on the image
             self._stats.frame_invalid()
-            self._warnings.warn(f"image skipped by the tracker: {exc}")
+            self._warnings.warn(f"image stamped {_stamp_ns(msg) / 1e9:.9f}: {exc}; state stays {target.state.name}")
             return
+        if result.state != was:
+            log = self._warnings.warn if result.state == TargetState.LOST else self.get_logger().info
+            log(f"{was.name} -> {result.state.name} (confidence {result.confidence:.2f})")
         latency_ms = (time.perf_counter() - start) * 1e3
         self._target_pub.publish(target_message(msg.header, result, latency_ms, self._frames_dropped()))
         self._stats.frame_processed(latency_ms)
@@ -562,8 +600,8 @@ class TrackerNode(LifecycleNode):
         settings = self._settings
         if self._diag_pub is None or settings is None:
             return
-        session = self._session
-        track_state = session.state.name if session is not None else TrackState.IDLE.name
+        target = self._target
+        track_state = target.state.name if target is not None else TargetState.IDLE.name
         snapshot = self._stats.snapshot(self._frames_dropped())
         fields = {
             "backend": self._backend_text,
@@ -572,7 +610,7 @@ class TrackerNode(LifecycleNode):
             "grounder": settings.grounder or "(built-in grounder)",
             "language_encoder": str(self._model.cfg.language_encoder) if self._model is not None else "",
             "input_topic": self.resolve_topic_name(settings.input_topic),
-            "sentence": session.sentence if session is not None else "",
+            "sentence": target.sentence if target is not None else "",
             "max_rate_hz": f"{self._live.max_rate_hz:g}",
             "debug_images_published": str(self._debug_published),
         }

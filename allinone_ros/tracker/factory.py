@@ -1,16 +1,17 @@
-"""Build a ready tracker from a checkpoint path (or the shipped default model)."""
+"""Where the shipped default model is, and loading a checkpoint for a tracker.
+
+Trackers themselves are built in one place: :func:`allinone_ros.lifecycle.build_tracker`.
+"""
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
 
-import torch
 
 from ..checkpoint import CheckpointError, load_model
 from ..model import AllInOne
 from .config import TrackerConfig
-from .tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,6 @@ def default_model_path() -> Path:
     )
 
 
-def check_device(device: str) -> None:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; use device 'cpu'")
-
-
 def load_tracker_model(checkpoint: str | Path | None, config: TrackerConfig, trust: bool = False) -> AllInOne:
     """Load ``checkpoint`` (default: the shipped model) with the attention path ``config`` asks for."""
     path = Path(checkpoint) if checkpoint else default_model_path()
@@ -50,15 +46,3 @@ def load_tracker_model(checkpoint: str | Path | None, config: TrackerConfig, tru
     log.info("loaded %s (%s text encoder, width %d, depth %d)", path, model.cfg.language_encoder,
              model.cfg.embed_dim, model.cfg.depth)
     return model
-
-
-def build_tracker(
-    checkpoint: str | Path | None = None, config: TrackerConfig | None = None, trust: bool = False
-) -> Tracker:
-    """Load ``checkpoint`` (default: the shipped model) and wrap it in a :class:`Tracker` (plain eager PyTorch).
-
-    :func:`allinone_ros.backends.fast_tracker.build_backend_tracker` does the same through a chosen backend.
-    """
-    config = config or TrackerConfig()
-    check_device(config.device)
-    return Tracker(load_tracker_model(checkpoint, config, trust), config)

@@ -106,3 +106,24 @@ def clip_box(box_xywh: np.ndarray, img_h: int, img_w: int, margin: int = 10) -> 
     w = max(float(margin), x2 - x1)
     h = max(float(margin), y2 - y1)
     return np.array([x1, y1, w, h], dtype=np.float64)
+
+
+def box_inside_image(box_xywh: np.ndarray, img_h: int, img_w: int, min_size: float = 1.0) -> np.ndarray | None:
+    """The part of ``box_xywh`` inside the ``img_w`` x ``img_h`` image, or None when under ``min_size`` px a side."""
+    x1, y1, w, h = (float(v) for v in box_xywh)
+    x2, y2 = min(x1 + w, float(img_w)), min(y1 + h, float(img_h))
+    x1, y1 = max(x1, 0.0), max(y1, 0.0)
+    if x2 - x1 < min_size or y2 - y1 < min_size:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
+
+
+def box_iou_xywh(a_xywh: np.ndarray, b_xywh: np.ndarray) -> float:
+    """Intersection over union of two ``box_xywh`` (0 when either is empty)."""
+    ax, ay, aw, ah = (float(v) for v in a_xywh)
+    bx, by, bw, bh = (float(v) for v in b_xywh)
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    union = max(aw, 0.0) * max(ah, 0.0) + max(bw, 0.0) * max(bh, 0.0) - inter
+    return inter / union if union > 0 else 0.0

@@ -79,6 +79,20 @@ class Tracker:
         self.state.lang = self.sentence_vector(text)
         self.state.text = text
 
+    # -- state ------------------------------------------------------------------------------
+    def relocate(self, box_xywh: np.ndarray) -> None:
+        """Move the search position (next frame's crop centre and size) to ``box_xywh``; template and sentence stay."""
+        if self.state is None:
+            raise RuntimeError("relocate() before initialize()")
+        box = np.asarray(box_xywh, dtype=np.float64).reshape(4)  # (4,) x, y, w, h
+        if not (np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0):
+            raise InputError(f"relocate needs a finite box with w, h > 0, got {box.tolist()}")
+        self.state.box_xywh = box.copy()
+
+    def reset(self) -> None:
+        """Forget the target; the next call must be :meth:`initialize`."""
+        self.state = None
+
     # -- tracking ---------------------------------------------------------------------------
     def initialize(self, image_rgb: np.ndarray, box_xywh: object, text: str = "") -> TrackResult:
         img_h, img_w = check_image(image_rgb)

@@ -1,0 +1,385 @@
+"""The target lifecycle: one state machine for the ROS node, the CLIs, evaluation and the demo.
+
+States (:class:`TargetState`, values equal ``allinone_ros/TrackedTarget`` STATE_*):
+IDLE -> (sentence, no box) GROUNDING, or WAITING_FOR_BOX without a grounder -> TRACKING <-> LOST.
+
+Requests (between images): :meth:`TargetLifecycle.request` with a sentence and/or a box, and
+:meth:`TargetLifecycle.stop`. A box starts tracking on the image given with it, or on the next
+image; a sentence alone re-targets the language of a running track (box and template kept), and
+otherwise starts GROUNDING (WAITING_FOR_BOX without a grounder, until a box arrives).
+
+Presence (TRACKING). Each image is tracked from the last position. The frame shows the target
+when all three agree: the tracker's confidence (score-map peak) reaches ``lost_threshold``, the
+colours of the box are like the first template's (``appearance_threshold``), and the box centre
+is within ``max_jump`` target sizes of where the smoothed motion predicts it (a peak on another
+object further away is not followed: the search stays at the predicted position). The reported
+box is the tracker's box cut to the image. ``lost_patience`` frames in a row without the target
+switch to LOST.
+
+Re-acquisition (LOST). No box is reported. The tracker searches locally around the predicted
+position with a region growing by ``search_growth`` per frame; on the first LOST frame and every
+``reground_every``-th after it, when the local search found nothing acceptable, the grounder
+(if any) looks in the whole image. A candidate is accepted when its score reaches
+``recover_threshold`` (local search) or ``ground_threshold`` and ``recover_threshold`` (grounder),
+its colours pass the appearance check and its size is within ``max_scale_change`` of the last
+tracked size; among grounded candidates the one most like the template, then nearest to the
+prediction, wins. With a grounder and ``recover_needs_grounder`` a local candidate counts only where
+a grounded candidate agrees (the sentence, not the template, tells look-alikes apart).
+``recover_patience`` consecutive accepted candidates that overlap each other
+(``recover_iou``) bring back TRACKING from the last one. The template is never replaced.
+
+Grounding (GROUNDING): the grounder's best candidate scoring ``ground_threshold`` or more on
+``ground_confirm`` consecutive images at overlapping places starts tracking there.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..grounding.base import Grounder
+from ..tracker import InputError, Tracker
+from ..tracker.geometry import box_inside_image, box_iou_xywh
+from ..tracker.preprocess import check_box, check_image
+from .appearance import appearance_histogram, histogram_similarity
+from .config import LifecycleConfig
+from .motion import MotionModel
+from .states import TargetResult, TargetState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    box_xywh: np.ndarray  # (4,) inside the image
+    score: float
+    similarity: float | None
+    source: str  # "local_search" | "grounder"
+
+
+class TargetLifecycle:
+    """``request(sentence, box_xywh=None, image_rgb=None)``, then ``process(image_rgb)`` per image; ``stop()``."""
+
+    def __init__(self, tracker: Tracker, grounder: Grounder | None = None,
+                 config: LifecycleConfig | None = None) -> None:
+        self.tracker = tracker
+        self.grounder = grounder
+        self.config = config or LifecycleConfig()
+        self._state = TargetState.IDLE
+        self._sentence = ""
+        self._reset_track()
+
+    # -- public -------------------------------------------------------------------------------
+    @property
+    def state(self) -> TargetState:
+        return self._state
+
+    @property
+    def sentence(self) -> str:
+        return self._sentence
+
+    def stop(self) -> None:
+        """Forget the target: IDLE."""
+        self._state = TargetState.IDLE
+        self._sentence = ""
+        self._reset_track()
+
+    def request(self, sentence: str = "", box_xywh: object | None = None,
+                image_rgb: np.ndarray | None = None) -> TargetResult | None:
+        """Start, restart or re-target; returns the start image's result when ``image_rgb`` is given with a box.
+
+        * box (+ sentence): track from ``box_xywh`` on ``image_rgb`` now, or on the next image given
+          to :meth:`process`. No sentence in WAITING_FOR_BOX uses the waiting one.
+        * sentence only: re-target the language while TRACKING / LOST; else GROUNDING (a grounder)
+          or WAITING_FOR_BOX (none).
+        A bad sentence, box or image raises :class:`InputError` and changes nothing.
+        """
+        if not isinstance(sentence, str):
+            raise InputError(f"sentence must be a string, got {type(sentence).__name__}")
+        if box_xywh is None:
+            return self._sentence_only(sentence)
+        if not sentence and self._state is TargetState.WAITING_FOR_BOX:
+            sentence = self._sentence
+        if image_rgb is None:
+            vals = _box_values(box_xywh)  # validated again against the image it is applied to
+            self._pending_start = (sentence, vals)
+            return None
+        box = self._checked_box(image_rgb, box_xywh)
+        self._sentence = sentence
+        return self._begin(image_rgb, box, 1.0, "init")
+
+    def process(self, image_rgb: np.ndarray) -> TargetResult:
+        """Handle one image in the current state and report it. A bad image raises :class:`InputError`."""
+        img_h, img_w = check_image(image_rgb)
+        if self._pending_start is not None:
+            sentence, vals = self._pending_start
+            self._pending_start = None
+            box = self._checked_box(image_rgb, vals)  # raises: the request is dropped, the state kept
+            self._sentence = sentence
+            return self._begin(image_rgb, box, 1.0, "init")
+        self._frame += 1
+        if self._state is TargetState.GROUNDING:
+            return self._step_grounding(image_rgb)
+        if self._state is TargetState.TRACKING:
+            return self._step_tracking(image_rgb)
+        if self._state is TargetState.LOST:
+            return self._step_lost(image_rgb)
+        return self._result(TargetState(self._state), None, 0.0, (img_h, img_w))
+
+    # -- requests -----------------------------------------------------------------------------
+    def _reset_track(self) -> None:
+        self.tracker.reset()
+        self._pending_start: tuple[str, tuple[float, float, float, float]] | None = None
+        self._template_hist: np.ndarray | None = None
+        self._motion: MotionModel | None = None
+        self._last_box: np.ndarray | None = None
+        self._misses = 0
+        self._lost_frames = 0
+        self._recover: _Candidate | None = None
+        self._recover_count = 0
+        self._frame = -1
+
+    def _sentence_only(self, sentence: str) -> None:
+        if self._state in (TargetState.TRACKING, TargetState.LOST):
+            self.tracker.set_text(sentence)
+            self._sentence = sentence
+            log.info("re-targeted the running track to %r (box kept)", sentence)
+            return None
+        if not sentence.strip():
+            raise InputError("a sentence alone needs words; send a box to start without a sentence")
+        self._reset_track()
+        self._sentence = sentence
+        self._frame = -1
+        self._state = TargetState.GROUNDING if self.grounder is not None else TargetState.WAITING_FOR_BOX
+        log.info("%s: %r", self._state.name, sentence)
+        return None
+
+    def _checked_box(self, image_rgb: np.ndarray, box_xywh: object) -> np.ndarray:
+        img_h, img_w = check_image(image_rgb)
+        box = np.asarray(check_box(box_xywh, img_h, img_w), dtype=np.float64)
+        inside = box_inside_image(box, img_h, img_w)
+        if inside is None:
+            raise InputError(f"box {box.tolist()} has less than 1 px inside the {img_w}x{img_h} image")
+        if not np.allclose(inside, box):
+            log.warning("box %s reaches outside the %dx%d image; tracking its part inside, %s",
+                        np.round(box, 2).tolist(), img_w, img_h, np.round(inside, 2).tolist())
+        return inside
+
+    def _begin(self, image_rgb: np.ndarray, box: np.ndarray, score: float, source: str) -> TargetResult:
+        self._reset_track()
+        self.tracker.initialize(image_rgb, box, self._sentence)
+        self._template_hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
+        self._motion = MotionModel(box, self.config.velocity_smoothing, self.config.size_smoothing)
+        self._last_box = box.copy()
+        self._state = TargetState.TRACKING
+        self._frame = 0
+        log.info("tracking %r from the %s box %s", self._sentence, source, np.round(box, 1).tolist())
+        return self._result(TargetState.TRACKING, box, score, image_rgb.shape[:2], started=True, source=source,
+                            similarity=1.0)
+
+    # -- evidence -----------------------------------------------------------------------------
+    def _similarity(self, image_rgb: np.ndarray, box: np.ndarray) -> float | None:
+        if self.config.appearance_threshold <= 0 or self._template_hist is None:
+            return None
+        hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
+        return histogram_similarity(self._template_hist, hist)
+
+    def _looks_right(self, similarity: float | None) -> bool:
+        return similarity is None or similarity >= self.config.appearance_threshold
+
+    def _size_ok(self, box: np.ndarray) -> bool:
+        assert self._motion is not None
+        return self._motion.scale_ratio(box) <= self.config.max_scale_change
+
+    # -- states -------------------------------------------------------------------------------
+    def _step_tracking(self, image_rgb: np.ndarray) -> TargetResult:
+        cfg, motion = self.config, self._motion
+        assert motion is not None
+        img_h, img_w = image_rgb.shape[:2]
+        res = self.tracker.track(image_rgb)
+        box = box_inside_image(res.box_xywh, img_h, img_w)
+        similarity = self._similarity(image_rgb, box) if box is not None else None
+        jump = motion.distance(res.box_xywh)
+        present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
+                   and jump <= cfg.max_jump and self._size_ok(res.box_xywh))
+        if present:
+            assert box is not None
+            motion.observe(box)
+            self._last_box, self._misses = box.copy(), 0
+            return self._result(TargetState.TRACKING, box, res.confidence, (img_h, img_w), source="tracker",
+                                similarity=similarity, timings=res.timings_ms)
+        motion.miss()
+        # Do not follow a peak that is not the target: search where the target should be.
+        self.tracker.relocate(self._search_box(img_h, img_w))
+        self._misses += 1
+        if self._misses < cfg.lost_patience:
+            shown = box_inside_image(self._search_box(img_h, img_w), img_h, img_w)
+            return self._result(TargetState.TRACKING, shown if shown is not None else self._last_box,
+                                res.confidence, (img_h, img_w), source="tracker", similarity=similarity,
+                                timings=res.timings_ms)
+        log.info("target LOST at image %d (confidence %.2f, similarity %s, %.1f target sizes from the prediction, "
+                 "scale x%.2f)", self._frame, res.confidence, None if similarity is None else round(similarity, 2),
+                 jump, motion.scale_ratio(res.box_xywh))
+        self._state = TargetState.LOST
+        self._lost_frames = 0
+        self._recover, self._recover_count = None, 0
+        return self._result(TargetState.LOST, None, res.confidence, (img_h, img_w), similarity=similarity,
+                            timings=res.timings_ms)
+
+    def _search_box(self, img_h: int, img_w: int) -> np.ndarray:
+        """The predicted box at the recent target size, its centre kept inside the image."""
+        assert self._motion is not None
+        box = self._motion.predict(self._motion.frames_since)
+        side = self._motion.size
+        aspect = math.sqrt(max(box[2], 1e-6) / max(box[3], 1e-6))
+        w, h = side * aspect, side / aspect
+        cx = min(max(box[0] + box[2] / 2.0, 0.0), float(img_w))
+        cy = min(max(box[1] + box[3] / 2.0, 0.0), float(img_h))
+        return np.array([cx - w / 2.0, cy - h / 2.0, w, h])
+
+    def _step_lost(self, image_rgb: np.ndarray) -> TargetResult:
+        cfg, motion = self.config, self._motion
+        assert motion is not None
+        img_h, img_w = image_rgb.shape[:2]
+        self._lost_frames += 1
+        motion.miss()
+        base = self.tracker.config.search_factor
+        pending = self._recover
+        if pending is not None:  # confirm the candidate of the last frame where it is
+            anchor, factor, radius = pending.box_xywh, base, cfg.max_jump
+        else:  # search around the prediction in a region that grows while the target stays away
+            anchor = self._search_box(img_h, img_w)
+            factor = min(base * cfg.search_growth ** self._lost_frames, max(cfg.max_search_factor, base))
+            radius = cfg.max_jump * factor / base
+        self.tracker.relocate(anchor)
+        res = self.tracker.track(image_rgb, search_factor=factor)
+        local = box_inside_image(res.box_xywh, img_h, img_w)
+        local_cand = None
+        if local is not None and motion.distance(local, anchor) <= radius:
+            cand = _Candidate(local, res.confidence, self._similarity(image_rgb, local), "local_search")
+            local_cand = cand if self._accepts(cand, cfg.recover_threshold) else None
+        grounded: list[_Candidate] = []
+        if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
+            grounded = self._grounded(image_rgb)
+        best, votes = self._pick(local_cand, grounded, pending)
+        if best is None:
+            self._recover, self._recover_count = None, 0
+        elif pending is not None and box_iou_xywh(best.box_xywh, pending.box_xywh) >= cfg.recover_iou:
+            self._recover, self._recover_count = best, self._recover_count + votes
+        else:
+            self._recover, self._recover_count = best, votes
+        if best is None or self._recover_count < cfg.recover_patience:
+            self.tracker.relocate(best.box_xywh if best is not None else self._search_box(img_h, img_w))
+            score = best.score if best is not None else res.confidence
+            return self._result(TargetState.LOST, None, score, (img_h, img_w), timings=res.timings_ms)
+        log.info("target found again at image %d by %s (score %.2f, similarity %s)", self._frame, best.source,
+                 best.score, None if best.similarity is None else round(best.similarity, 2))
+        self.tracker.relocate(best.box_xywh)
+        motion.restart(best.box_xywh)
+        self._state, self._misses, self._last_box = TargetState.TRACKING, 0, best.box_xywh.copy()
+        self._recover, self._recover_count = None, 0
+        return self._result(TargetState.TRACKING, best.box_xywh, best.score, (img_h, img_w), source=best.source,
+                            similarity=best.similarity, timings=res.timings_ms)
+
+    def _accepts(self, cand: _Candidate, threshold: float) -> bool:
+        return cand.score >= threshold and self._looks_right(cand.similarity) and self._size_ok(cand.box_xywh)
+
+    def _pick(self, local: _Candidate | None, grounded: list[_Candidate],
+              pending: _Candidate | None) -> tuple[_Candidate | None, int]:
+        """The re-acquisition candidate of this frame and its votes (2 when local search and grounder agree).
+
+        Local first: the local search's candidate wins, backed by a grounded one on the same place.
+        Without it, the grounded candidate overlapping the pending one, else the most template-like
+        one, nearest to the prediction.
+        """
+        iou = self.config.recover_iou
+        if local is not None:
+            agree = any(box_iou_xywh(g.box_xywh, local.box_xywh) >= iou for g in grounded)
+            if agree:
+                return local, 2
+            if self.grounder is None or not self.config.recover_needs_grounder:
+                return local, 1
+        if not grounded:
+            return None, 0
+        if pending is not None:
+            same = [g for g in grounded if box_iou_xywh(g.box_xywh, pending.box_xywh) >= iou]
+            if same:
+                return max(same, key=lambda g: g.score), 1
+        assert self._motion is not None
+        motion = self._motion
+
+        def rank(c: _Candidate) -> tuple[float, float]:
+            return (c.similarity if c.similarity is not None else 0.0, -motion.distance(c.box_xywh))
+
+        return max(grounded, key=rank), 1
+
+    def _grounded(self, image_rgb: np.ndarray) -> list[_Candidate]:
+        assert self.grounder is not None
+        if not self._sentence.strip():  # a language-free track: nothing to ground
+            return []
+        img_h, img_w = image_rgb.shape[:2]
+        need = max(self.config.ground_threshold, self.config.recover_threshold)
+        out = []
+        for c in self.grounder.ground(image_rgb, self._sentence):
+            box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
+            if box is None:
+                continue
+            cand = _Candidate(box, float(c.score), self._similarity(image_rgb, box), "grounder")
+            if self._accepts(cand, need):
+                out.append(cand)
+        return out
+
+    def _step_grounding(self, image_rgb: np.ndarray) -> TargetResult:
+        assert self.grounder is not None
+        cfg = self.config
+        img_h, img_w = image_rgb.shape[:2]
+        t0 = time.perf_counter()
+        found = self.grounder.ground(image_rgb, self._sentence)
+        timings = {"ground": (time.perf_counter() - t0) * 1e3}
+        best = None
+        for c in found:  # best first
+            box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
+            if box is not None and c.score >= cfg.ground_threshold:
+                best = _Candidate(box, float(c.score), None, "grounder")
+                break
+        if best is None:
+            self._recover, self._recover_count = None, 0
+            top = float(found[0].score) if found else 0.0
+            return self._result(TargetState.GROUNDING, None, top, (img_h, img_w), timings=timings)
+        if self._recover is not None and box_iou_xywh(best.box_xywh, self._recover.box_xywh) >= cfg.recover_iou:
+            self._recover_count += 1
+        else:
+            self._recover_count = 1
+        self._recover = best
+        if self._recover_count < cfg.ground_confirm:
+            return self._result(TargetState.GROUNDING, None, best.score, (img_h, img_w), timings=timings)
+        log.info("grounded %r at %s (score %.2f)", self._sentence, np.round(best.box_xywh, 1).tolist(), best.score)
+        result = self._begin(image_rgb, best.box_xywh, best.score, "grounder")
+        return result
+
+    # -- results ------------------------------------------------------------------------------
+    def _result(self, state: TargetState, box: np.ndarray | None, confidence: float, size: tuple[int, ...],
+                started: bool = False, source: str = "none", similarity: float | None = None,
+                timings: dict[str, float] | None = None) -> TargetResult:
+        return TargetResult(
+            state=state, box_xywh=None if box is None else np.asarray(box, dtype=np.float64).copy(),
+            confidence=float(confidence), sentence=self._sentence, image_size=(int(size[0]), int(size[1])),
+            frame_index=self._frame, last_box_xywh=None if self._last_box is None else self._last_box.copy(),
+            started=started, source=source, similarity=similarity, timings_ms=dict(timings or {}),
+        )
+
+
+def _box_values(box_xywh: object) -> tuple[float, float, float, float]:
+    """Four finite numbers with w, h > 0 (the check against the image comes when the box is applied)."""
+    try:
+        vals = [float(v) for v in box_xywh]  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"box must be 4 numbers x,y,w,h, got {box_xywh!r}") from exc
+    if len(vals) != 4 or not all(np.isfinite(vals)):
+        raise InputError(f"box must be 4 finite numbers x,y,w,h, got {vals}")
+    if vals[2] <= 0 or vals[3] <= 0:
+        raise InputError(f"box width and height must be > 0, got w={vals[2]}, h={vals[3]}")
+    return vals[0], vals[1], vals[2], vals[3]

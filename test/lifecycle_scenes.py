@@ -1,0 +1,67 @@
+"""Scenes for the target-lifecycle tests: frames made here, a colour detector written here."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from allinone_ros.grounding import Candidate
+
+H, W = 240, 320
+RED, BLUE, GREEN = (220, 30, 30), (40, 60, 220), (30, 180, 40)
+
+
+def background(seed: int = 0) -> np.ndarray:
+    """Smooth low-contrast texture (grass-like), H x W x 3 uint8."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(60, 110, size=(H // 8, W // 8, 3)).astype(np.uint8)
+    return cv2.GaussianBlur(cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC), (5, 5), 0)
+
+
+def scene(n: int, hidden: range = range(0), distractors: tuple[tuple[tuple[int, int], tuple[int, int, int]], ...] = (),
+          start: tuple[float, float] = (60.0, 100.0), velocity: tuple[float, float] = (3.0, 0.5), size: int = 26,
+          colour: tuple[int, int, int] = RED, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """A square target moving at ``velocity``, absent on the ``hidden`` frames, and fixed distractor squares.
+
+    Returns the frames and the true boxes (None where the target is absent).
+    """
+    base = background(seed)
+    for (x, y), rgb in distractors:
+        cv2.rectangle(base, (x, y), (x + size - 1, y + size - 1), rgb, -1)
+    frames, boxes = [], []
+    for t in range(n):
+        img = base.copy()
+        x, y = start[0] + velocity[0] * t, start[1] + velocity[1] * t
+        if t in hidden:
+            boxes.append(None)
+        else:
+            cv2.rectangle(img, (int(round(x)), int(round(y))), (int(round(x)) + size - 1, int(round(y)) + size - 1),
+                          colour, -1)
+            boxes.append(np.array([round(x), round(y), size, size], dtype=np.float64))
+        frames.append(img)
+    return frames, boxes
+
+
+class ColourGrounder:
+    """Finds squares of the colour the sentence names by thresholding (a real, simple detector).
+
+    Score = the blob's fill of its box times how saturated the match is; "red", "blue", "green".
+    """
+
+    COLOURS = {"red": RED, "blue": BLUE, "green": GREEN}
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]:
+        self.calls += 1
+        out = []
+        for word, rgb in self.COLOURS.items():
+            if word not in sentence.lower():
+                continue
+            ref = np.array(rgb, dtype=np.int32)
+            mask = (np.abs(image_rgb.astype(np.int32) - ref).max(axis=2) < 40).astype(np.uint8)
+            count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+            for x, y, w, h, area in stats[1:count]:
+                if area >= 60:
+                    out.append(Candidate(np.array([x, y, w, h], dtype=np.float64), 0.9 * area / (w * h), word))
+        return sorted(out, key=lambda c: -c.score)

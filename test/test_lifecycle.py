@@ -1,0 +1,182 @@
+"""The target lifecycle on the shipped default model: every transition, refusals and boxes inside the image.
+
+Real collaborators: the trained default tracker (models/allinone_uav_small.safetensors), frames made by
+test/lifecycle_scenes.py and a colour-threshold grounder written there.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from allinone_ros.config_io import ConfigError, from_dict
+from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, TargetState, build_tracker
+from allinone_ros.lifecycle.offline import PlainTracker, run_frames
+from allinone_ros.tracker import InputError
+from allinone_ros.tracker.geometry import box_iou_xywh
+from lifecycle_scenes import BLUE, GREEN, H, RED, W, ColourGrounder, scene
+
+GONE, BACK, N = 14, 30, 44  # the target is absent on frames GONE..BACK-1
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return build_tracker(None)
+
+
+def inside(box: np.ndarray, h: int = H, w: int = W) -> bool:
+    x, y, bw, bh = box
+    return x >= 0 and y >= 0 and bw > 0 and bh > 0 and x + bw <= w + 1e-9 and y + bh <= h + 1e-9
+
+
+def test_box_start_tracks_then_lost_while_absent_then_found_again(tracker) -> None:
+    frames, truth = scene(N, hidden=range(GONE, BACK), distractors=(((250, 30), BLUE),))
+    target = TargetLifecycle(tracker, ColourGrounder())
+    run = run_frames(target, frames, "the red square", truth[0])
+    states = [r.state for r in run.results]
+    assert run.results[0].started and run.results[0].source == "init"
+    # visible before the absence: tracked, on the target
+    for t in range(1, GONE):
+        assert states[t] == TargetState.TRACKING
+        assert box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5
+    # absent: LOST within two frames, no box, the last known box kept
+    lost = [t for t in range(GONE, BACK) if states[t] == TargetState.LOST]
+    assert lost and lost[0] <= GONE + 1 and lost == list(range(lost[0], BACK))
+    assert all(run.results[t].box_xywh is None and run.results[t].last_box_xywh is not None for t in lost)
+    # back: TRACKING on the target again within 3 frames, and stays there
+    back = next(t for t in range(BACK, N) if states[t] == TargetState.TRACKING)
+    assert back - BACK <= 3
+    for t in range(back, N):
+        assert states[t] == TargetState.TRACKING and box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5
+
+
+def test_no_switch_to_a_look_alike_while_the_target_is_hidden(tracker) -> None:
+    # a red square of the target's colour stands 3 target sizes below the target's path
+    frames, truth = scene(N, hidden=range(GONE, BACK), distractors=(((150, 190), RED),))
+    run = run_frames(TargetLifecycle(tracker, None), frames, "the red square", truth[0])
+    for t, r in enumerate(run.results):
+        if r.box_xywh is not None and truth[t] is None:
+            pytest.fail(f"frame {t}: a box {r.box_xywh.tolist()} while the target is hidden")
+        if r.box_xywh is not None:
+            assert box_iou_xywh(r.box_xywh, truth[t]) > 0.3, f"frame {t}: box on something else"
+
+
+def test_sentence_alone_grounds_the_named_object_after_confirmation(tracker) -> None:
+    frames, truth = scene(12, distractors=(((250, 30), BLUE), ((40, 180), GREEN)))
+    grounder = ColourGrounder()
+    target = TargetLifecycle(tracker, grounder, LifecycleConfig(ground_confirm=2))
+    assert target.request("the blue square") is None and target.state == TargetState.GROUNDING
+    first = target.process(frames[0])
+    assert first.state == TargetState.GROUNDING and first.box_xywh is None  # seen once: not yet confirmed
+    started = target.process(frames[1])
+    assert started.state == TargetState.TRACKING and started.started and started.source == "grounder"
+    assert box_iou_xywh(started.box_xywh, np.array([250, 30, 26, 26])) > 0.8  # the blue one, not the red target
+    assert target.process(frames[2]).state == TargetState.TRACKING
+    target.stop()
+    assert target.state == TargetState.IDLE and target.process(frames[3]).state == TargetState.IDLE
+    assert tracker.state is None
+
+
+def test_a_sentence_naming_an_absent_object_stays_grounding(tracker) -> None:
+    frames, _ = scene(15, distractors=(((250, 30), BLUE),))
+    target = TargetLifecycle(tracker, ColourGrounder())
+    target.request("the green square")  # nothing green in the scene
+    results = [target.process(f) for f in frames]
+    assert all(r.state == TargetState.GROUNDING and r.box_xywh is None for r in results)
+
+
+def test_without_a_grounder_a_sentence_waits_for_a_box_and_the_box_completes_it(tracker) -> None:
+    frames, truth = scene(6)
+    target = TargetLifecycle(tracker, None)
+    target.request("the red square")
+    waiting = target.process(frames[0])
+    assert (waiting.state, waiting.box_xywh, waiting.sentence) == (TargetState.WAITING_FOR_BOX, None, "the red square")
+    target.request("", truth[1])  # a box alone: applied to the next image, with the waiting sentence
+    assert target.state == TargetState.WAITING_FOR_BOX
+    started = target.process(frames[1])
+    assert started.started and started.state == TargetState.TRACKING and started.sentence == "the red square"
+    assert tracker.state is not None and tracker.state.text == "the red square"
+    target.request("the red box")  # re-target the language: box and template kept
+    after = target.process(frames[2])
+    assert after.state == TargetState.TRACKING and not after.started and after.sentence == "the red box"
+    assert tracker.state.text == "the red box" and box_iou_xywh(after.box_xywh, truth[2]) > 0.5
+
+
+def test_boxes_are_refused_or_cut_to_the_image_and_the_state_is_kept(tracker, caplog) -> None:
+    frames, truth = scene(6)
+    target = TargetLifecycle(tracker, None)
+    target.request("the red square", truth[0], frames[0])
+    with pytest.raises(InputError, match="outside the 320x240 image"):
+        target.request("x", (500.0, 5.0, 10.0, 10.0), frames[1])
+    with pytest.raises(InputError, match="width and height must be > 0"):
+        target.request("x", (5.0, 5.0, 0.0, 10.0))
+    with pytest.raises(InputError, match="finite"):
+        target.request("x", (float("nan"), 5.0, 10.0, 10.0))
+    assert target.state == TargetState.TRACKING and target.sentence == "the red square"
+    target.request("x", (500.0, 5.0, 10.0, 10.0))  # pending: checked against the image it is applied to
+    with pytest.raises(InputError, match="outside"):
+        target.process(frames[1])
+    assert target.state == TargetState.TRACKING and target.process(frames[2]).state == TargetState.TRACKING
+    with caplog.at_level(logging.WARNING, logger="allinone_ros.lifecycle.machine"):
+        huge = target.request("big", (-1000.0, -1000.0, 5000.0, 5000.0), frames[3])
+    assert huge is not None and huge.box_xywh.tolist() == [0.0, 0.0, float(W), float(H)]
+    assert "reaches outside the 320x240 image" in caplog.text
+
+
+def test_every_reported_box_lies_inside_the_image_even_on_a_one_pixel_image(tracker) -> None:
+    tiny = np.full((1, 1, 3), 128, dtype=np.uint8)
+    target = TargetLifecycle(tracker, None)
+    start = target.request("", (0.0, 0.0, 1.0, 1.0), tiny)
+    assert start is not None and start.box_xywh.tolist() == [0.0, 0.0, 1.0, 1.0]
+    for _ in range(3):
+        r = target.process(tiny)
+        assert r.box_xywh is None or inside(r.box_xywh, 1, 1)
+    # near the border of a normal image, the box is cut to it
+    frames, truth = scene(20, start=(260.0, 100.0), velocity=(4.0, 0.0))
+    run = run_frames(TargetLifecycle(tracker, None), frames, "", truth[0])
+    assert all(r.box_xywh is None or inside(r.box_xywh) for r in run.results)
+
+
+def test_plain_tracker_reproduces_the_released_tracker(tracker) -> None:
+    frames, truth = scene(8)
+    run = run_frames(PlainTracker(tracker), frames, "the red square", truth[0])
+    expected = [tracker.initialize(frames[0], truth[0], "the red square").box_xywh]
+    expected += [tracker.track(f).box_xywh for f in frames[1:]]
+    assert np.array_equal(run.boxes_xywh(), np.stack(expected))
+    assert all(r.state == TargetState.TRACKING for r in run.results)
+    with pytest.raises(InputError, match="only from a box"):
+        PlainTracker(tracker).request("the red square")
+
+
+def test_lost_frames_regrounds_every_k_frames(tracker) -> None:
+    frames, truth = scene(N, hidden=range(GONE, N))
+    grounder = ColourGrounder()
+    target = TargetLifecycle(tracker, grounder, LifecycleConfig(reground_every=3))
+    run_frames(target, frames[:GONE], "the red square", truth[0])
+    assert grounder.calls == 0  # never while the target is tracked
+    calls = []
+    for f in frames[GONE:GONE + 10]:
+        target.process(f)
+        calls.append(grounder.calls)
+    first_lost = next(i for i, c in enumerate(calls) if c > 0)
+    # after the first LOST image (which asks), every 3rd LOST image asks again
+    assert calls[first_lost:first_lost + 7] == [1, 1, 1, 2, 2, 2, 3]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"lost_patience": 0}, "lost_patience must be an integer >= 1"),
+    ({"recover_threshold": 2}, "recover_threshold must be a number in \\[0, 1\\]"),
+    ({"search_growth": 0.5}, "search_growth must be a finite number >= 1"),
+    ({"max_jump": 0.0}, "max_jump must be a finite number > 0"),
+    ({"histogram_bins": (8, 4)}, "histogram_bins must be three integers"),
+])
+def test_config_checks_name_the_value(changes, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        LifecycleConfig(**changes)
+
+
+def test_config_from_yaml_mapping_refuses_unknown_keys() -> None:
+    assert from_dict(LifecycleConfig, {"reground_every": 2, "histogram_bins": [8, 4, 4]}).histogram_bins == (8, 4, 4)
+    with pytest.raises(ConfigError):
+        from_dict(LifecycleConfig, {"patience": 2})
