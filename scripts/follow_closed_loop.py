@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     import torch
 
+    from allinone_ros.grounding import GrounderConfig, build_grounder
+    from allinone_ros.lifecycle import TargetLifecycle, build_tracker
     from allinone_ros.tracker.config import TrackerConfig
-    from allinone_ros.tracker.factory import build_tracker
 
     torch.set_num_threads(args.threads)
     sim = SimConfig(rate_hz=args.rate, latency=args.latency)
@@ -74,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         scene = plan_scene(sim, seed, duration)
         tracker = build_tracker(args.checkpoint or None, TrackerConfig(device=args.device))
+        target = TargetLifecycle(tracker, build_grounder("", GrounderConfig(device=args.device)))
         start = time.perf_counter()
         closed = run_episode(scene, follow, LoopConfig(frames=args.frames, processing_delay=args.processing_delay),
-                             tracker)
+                             target)
         elapsed = time.perf_counter() - start
         fixed = run_episode(scene, follow, LoopConfig(frames=args.frames, control=False), None)
         c, f = summarize(closed), summarize(fixed)

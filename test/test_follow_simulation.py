@@ -8,7 +8,7 @@ import pytest
 
 from allinone_ros.control import FollowConfig, TargetState
 from allinone_ros.simulation import (
-    BodyVelocity, CameraPose, DroneCamera, LoopConfig, SimConfig, TrackStateFilter, plan_scene, render_view,
+    BodyVelocity, CameraPose, DroneCamera, LoopConfig, SimConfig, plan_scene, render_view,
     run_episode, start_pose, summarize, world_to_image,
 )
 
@@ -74,44 +74,35 @@ def test_scene_has_a_tree_on_the_targets_path():
     assert view_truth(scene, CameraPose(car.x, car.y, 45.0, 0.0), scene.tree_time).under_tree
 
 
-def test_track_state_filter_needs_patience_misses_for_lost():
-    states = TrackStateFilter(0.3, 3)
-    seq = [states.update(c) for c in (0.9, 0.1, 0.1, 0.1, 0.1, 0.8)]
-    assert seq == [TargetState.TRACKING] * 3 + [TargetState.LOST] * 2 + [TargetState.TRACKING]
-
-
 def test_closed_loop_with_the_shipped_tracker_keeps_the_target_centred():
     torch = pytest.importorskip("torch")
-    from allinone_ros.tracker.factory import build_tracker
+    from allinone_ros.lifecycle import TargetLifecycle, build_tracker
 
     torch.set_num_threads(1)
     scene = plan_scene(SimConfig(), seed=1, duration=10.0)
-    closed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100), build_tracker()))
+    closed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100), TargetLifecycle(build_tracker())))
     fixed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100, control=False), None))
     assert closed["in_view_fraction"] == 1.0 and closed["tracking_fraction"] > 0.9
     assert closed["mean_abs_offset"] < 0.2
     assert fixed["in_view_fraction"] < 0.9  # the same scene without control loses the target
 
 
-class _LosesTheTarget:
-    """A tracker whose confidence collapses after frame 20 (the node would report LOST)."""
-
-    def __init__(self, scene):
-        self.scene, self.k = scene, 0
-
-    def initialize(self, image_rgb, box_xywh, text=""):
-        self.box = np.asarray(box_xywh, dtype=np.float64)
-
-    def track(self, image_rgb):
-        self.k += 1
-        return type("R", (), {"box_xywh": self.box + (self.k, 0, 0, 0), "confidence": 0.9 if self.k < 20 else 0.0})()
-
-
 def test_lost_target_stops_the_drone():
+    pytest.importorskip("torch")
+    from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
+
     scene = plan_scene(SimConfig(), seed=2, duration=6.0)
-    logs = run_episode(scene, FollowConfig(search_after=-1.0), LoopConfig(frames=60, lost_patience=3),
-                       _LosesTheTarget(scene))
-    assert [f.state for f in logs[21:24]] == [TargetState.TRACKING, TargetState.LOST, TargetState.LOST]
+    target = TargetLifecycle(build_tracker())
+
+    def lose_after_frame_20(frame, entry):  # from frame 21 on no confidence is enough: the target is LOST
+        if len(seen) == 20:
+            target.config = LifecycleConfig(lost_threshold=1.0, recover_threshold=1.0)
+        seen.append(entry)
+
+    seen: list = []
+    logs = run_episode(scene, FollowConfig(search_after=-1.0), LoopConfig(frames=60), target, lose_after_frame_20)
+    assert [f.state for f in logs[19:23]] == [TargetState.TRACKING, TargetState.TRACKING, TargetState.LOST,
+                                             TargetState.LOST]
     assert any(f.vy != 0.0 for f in logs[1:20])  # it was following the (moving) box
     assert all(f.vx == f.vy == f.vz == f.yaw_rate == 0.0 for f in logs[22:])
     assert math.hypot(logs[-1].x - logs[-5].x, logs[-1].y - logs[-5].y) < 1e-3  # and the vehicle stands still

@@ -1,11 +1,10 @@
 """ROS-free closed loop: simulated drone camera -> tracker -> follow controller -> drone.
 
 One *episode* plays a :class:`~allinone_ros.simulation.scene.FollowScene` for ``frames`` frames
-at the camera rate. Frame k is rendered at t_k = k / rate_hz from the current pose; the tracker
-(``initialize`` on frame 0 with the true box and the scene's sentence, ``track`` after) gives a
-box and a confidence; :class:`TrackStateFilter` turns the confidence into the node's states
-(TRACKING / LOST with the node's ``lost_threshold`` and ``lost_patience`` meaning); the
-controller's command, given ``processing_delay`` s after the image (tracking + control time), acts
+at the camera rate. Frame k is rendered at t_k = k / rate_hz from the current pose; the node's
+target lifecycle (:class:`~allinone_ros.lifecycle.TargetLifecycle`: started on frame 0 with the
+true box and the scene's sentence, then one image at a time) gives the state, box and confidence
+the node would publish (LOST: the last known box); the controller's command, given ``processing_delay`` s after the image (tracking + control time), acts
 on the vehicle ``SimConfig.latency`` s later. With ``control=False`` the camera stays where it
 started (the baseline: the same scene without control; no tracker is needed then).
 
@@ -32,9 +31,11 @@ from .scene import FollowScene
 log = logging.getLogger(__name__)
 
 
-class TrackerLike(Protocol):
-    def initialize(self, image_rgb: np.ndarray, box_xywh: Any, text: str = "") -> Any: ...
-    def track(self, image_rgb: np.ndarray) -> Any: ...
+class TargetRunner(Protocol):
+    """What the loop drives: :class:`~allinone_ros.lifecycle.TargetLifecycle` (the node's code)."""
+
+    def request(self, sentence: str = "", box_xywh: Any = None, image_rgb: np.ndarray | None = None) -> Any: ...
+    def process(self, image_rgb: np.ndarray) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -42,28 +43,12 @@ class LoopConfig:
     frames: int = 300
     control: bool = True  # False: fixed camera (the baseline)
     processing_delay: float = 0.05  # s from an image to its command
-    lost_threshold: float = 0.3  # as the tracker node's parameters of the same names
-    lost_patience: int = 5
 
     def __post_init__(self) -> None:
         if self.frames < 2:
             raise ValueError(f"frames must be >= 2, got {self.frames}")
         if not 0.0 <= self.processing_delay <= 5.0:
             raise ValueError(f"processing_delay must be in [0, 5] s, got {self.processing_delay}")
-        if not 0.0 <= self.lost_threshold <= 1.0 or self.lost_patience < 1:
-            raise ValueError(f"need lost_threshold in [0, 1] and lost_patience >= 1, got {self.lost_threshold}, "
-                             f"{self.lost_patience}")
-
-
-class TrackStateFilter:
-    """TRACKING, or LOST after ``patience`` frames in a row with confidence below ``threshold``."""
-
-    def __init__(self, threshold: float, patience: int) -> None:
-        self.threshold, self.patience, self._misses = threshold, patience, 0
-
-    def update(self, confidence: float) -> TargetState:
-        self._misses = self._misses + 1 if confidence < self.threshold else 0
-        return TargetState.LOST if self._misses >= self.patience else TargetState.TRACKING
 
 
 @dataclass(frozen=True)
@@ -111,26 +96,29 @@ def start_pose(scene: FollowScene) -> CameraPose:
     return CameraPose(car.x, car.y, scene.config.altitude, car.heading)
 
 
-def _observe(tracker: TrackerLike, states: TrackStateFilter, frame: np.ndarray, k: int,
-             truth: ViewTruth, scene: FollowScene) -> tuple[TargetState, np.ndarray, float]:
+def _observe(target: TargetRunner, frame: np.ndarray, k: int, truth: ViewTruth,
+             scene: FollowScene) -> tuple[TargetState, np.ndarray, float]:
+    """State, box and confidence as the node publishes them for frame ``k`` (LOST: the last known box)."""
     cfg = scene.config
     if k == 0:
         box = clip_box_to_frame(truth.box_xywh, cfg.frame_width, cfg.frame_height)
-        tracker.initialize(frame, box, scene.sentence)
-        return TargetState.TRACKING, box, 1.0
-    result = tracker.track(frame)
-    confidence = float(result.confidence)
-    return states.update(confidence), np.asarray(result.box_xywh, dtype=np.float64), confidence
+        result = target.request(scene.sentence, box, frame)
+    else:
+        result = target.process(frame)
+    state = TargetState(int(result.state))
+    shown = result.box_xywh if state == TargetState.TRACKING else (
+        result.last_box_xywh if state == TargetState.LOST else None)
+    box = np.zeros(4) if shown is None else np.asarray(shown, dtype=np.float64)
+    return state, box, float(result.confidence)
 
 
-def run_episode(scene: FollowScene, follow: FollowConfig, loop: LoopConfig, tracker: TrackerLike | None,
+def run_episode(scene: FollowScene, follow: FollowConfig, loop: LoopConfig, target: TargetRunner | None,
                 on_frame: Callable[[np.ndarray, FrameLog], None] | None = None) -> list[FrameLog]:
     """Play ``scene`` for ``loop.frames`` frames; returns one :class:`FrameLog` per frame."""
-    if loop.control and tracker is None:
-        raise ValueError("a closed-loop episode (control=True) needs a tracker")
+    if loop.control and target is None:
+        raise ValueError("a closed-loop episode (control=True) needs a target lifecycle")
     cfg: SimConfig = scene.config
     drone, controller = DroneCamera(cfg, start_pose(scene)), FollowController(follow)
-    states = TrackStateFilter(loop.lost_threshold, loop.lost_patience)
     logs: list[FrameLog] = []
     for k in range(loop.frames):
         t, pose = k * cfg.period, drone.pose
@@ -141,8 +129,8 @@ def run_episode(scene: FollowScene, follow: FollowConfig, loop: LoopConfig, trac
         state, box, confidence, command = TargetState.IDLE, np.zeros(4), 0.0, BodyVelocity()
         off = (0.0, 0.0)
         if loop.control:
-            assert tracker is not None
-            state, box, confidence = _observe(tracker, states, frame, k, truth, scene)
+            assert target is not None
+            state, box, confidence = _observe(target, frame, k, truth, scene)
             obs = TargetObservation(int(state), tuple(float(v) for v in box), cfg.frame_width, cfg.frame_height, t)
             if state == TargetState.TRACKING:
                 off = obs.offsets()
