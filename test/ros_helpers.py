@@ -342,3 +342,10 @@ class StampClock:
     def __call__(self) -> int:
         self.next_ns += self.period_ns
         return self.next_ns
+
+
+# A random-weight network cannot find its target: node tests with one are about the node, not the
+# presence rules (test_lifecycle.py), so every image counts as showing the target and any candidate
+# re-acquires.
+PRESENCE_OFF = {"lost_threshold": 0.0, "appearance_threshold": 0.0, "max_jump": 100.0, "max_scale_change": 100.0,
+                "recover_threshold": 0.0, "recover_patience": 1}

@@ -17,7 +17,7 @@ import pytest
 
 from builders import moving_target_frames, tiny_checkpoint
 from ros_helpers import (
-    REPO, NodeProcess, Peer, StampClock, diagnostic_values, module_command, require_ros, stamp_of,
+    PRESENCE_OFF, REPO, NodeProcess, Peer, StampClock, diagnostic_values, module_command, require_ros, stamp_of,
     unique_domain_id, wait_until,
 )
 
@@ -30,6 +30,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from allinone_ros.msg import TrackedTarget, TrackRequest  # noqa: E402
+from allinone_ros.lifecycle import LifecycleConfig  # noqa: E402
 from allinone_ros.ros.node_config import PARAMETERS, yaml_parameters  # noqa: E402
 
 IMAGE_TOPIC = "/camera/image_raw"
@@ -117,7 +118,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     node = NodeProcess(
         module_command(),
         {"checkpoint": str(checkpoint), "grounder": "none", "cpu_threads": 1, "debug_image": True,
-         "lost_threshold": 0.0, "backend": "onnxruntime", "engine_cache_dir": str(work / "engines")},
+         **PRESENCE_OFF, "backend": "onnxruntime", "engine_cache_dir": str(work / "engines")},
         domain, work,
     )
     peer = None
@@ -160,8 +161,8 @@ def test_declared_parameters_equal_config_yaml_and_have_descriptors(h: Harness) 
             assert (ranges[0].from_value, ranges[0].to_value) == spec.range, spec.name
     # the running node's values are the YAML defaults except the ones this test overrides
     values = h.peer.get_parameters(sorted(declared))
-    overridden = {"checkpoint", "grounder", "cpu_threads", "debug_image", "lost_threshold", "backend",
-                  "engine_cache_dir"}
+    overridden = {"checkpoint", "grounder", "cpu_threads", "debug_image", "backend", "engine_cache_dir",
+                  *PRESENCE_OFF}
     assert {k: v for k, v in values.items() if k not in overridden} == \
         {k: v for k, v in yaml_params.items() if k not in overridden}
 
@@ -185,8 +186,8 @@ def test_invalid_runtime_parameter_values_are_refused_with_a_reason(h: Harness) 
     (sim_time,) = h.peer.set_parameters(use_sim_time=False)  # rclpy's own parameters stay settable
     assert sim_time.successful, sim_time.reason
     values = h.peer.get_parameters(["lost_threshold", "lost_patience", "max_rate_hz", "device", "autostart", "backend"])
-    assert values == {"lost_threshold": 0.0, "lost_patience": 5, "max_rate_hz": 0.0, "device": "cpu", "autostart": True,
-                      "backend": "onnxruntime"}
+    assert values == {"lost_threshold": 0.0, "lost_patience": LifecycleConfig().lost_patience, "max_rate_hz": 0.0,
+                      "device": "cpu", "autostart": True, "backend": "onnxruntime"}
 
 
 # --------------------------------------------------------------------------- tracking
@@ -277,7 +278,8 @@ def test_box_request_tracks_a_30hz_stream_then_stop_returns_to_idle(h: Harness) 
 def test_box_with_unknown_stamp_starts_on_the_next_image(h: Harness) -> None:
     log_at = h.node.log_size()
     h.request("", box=FIRST_BOX, stamp_ns=12_345 * 1_000_000_000)  # no kept image has this stamp
-    assert h.node.wait_for_log(r"will be applied to the next image \(no kept image has stamp 12345\.0+\)", 5, log_at)
+    assert h.node.wait_for_log(r"\[WARN\].*track_request stamp 12345\.0+ matches no kept image \(it is \+\d+\.\d+ s "
+                               r"older than the newest image .*its box is applied to the next image instead", 5, log_at)
     started = h.processed_frame()
     assert started.state == TrackedTarget.STATE_TRACKING
     assert (started.x, started.y, started.width, started.height) == pytest.approx(FIRST_BOX)
@@ -308,7 +310,8 @@ def test_sentence_alone_waits_for_a_box_and_retargets_a_running_track(h: Harness
 
 
 def test_lost_after_patience_low_confidence_frames_and_back(h: Harness) -> None:
-    results = h.peer.set_parameters(lost_threshold=1.0, lost_patience=3)  # every tracked frame is a miss
+    # every tracked frame is a miss, and no candidate is good enough to come back
+    results = h.peer.set_parameters(lost_threshold=1.0, lost_patience=3, recover_threshold=1.0)
     assert all(r.successful for r in results), [r.reason for r in results]
     try:
         h.request("the red box", box=FIRST_BOX)
@@ -319,9 +322,11 @@ def test_lost_after_patience_low_confidence_frames_and_back(h: Harness) -> None:
         for t in states[2:]:  # LOST: last confident box (the start box) with this frame's confidence
             assert (t.x, t.y, t.width, t.height) == pytest.approx(FIRST_BOX)
             assert t.confidence < 1.0
-        assert h.node.wait_for_log(r"target LOST: confidence below 1\.0 for 3 frames", 5)
+        assert h.node.wait_for_log(r"\[WARN\].*TRACKING -> LOST \(confidence 0\.\d+\)", 5)
     finally:
-        assert all(r.successful for r in h.peer.set_parameters(lost_threshold=0.0, lost_patience=5))
+        restored = h.peer.set_parameters(lost_threshold=0.0, lost_patience=LifecycleConfig().lost_patience,
+                                         recover_threshold=0.0)
+        assert all(r.successful for r in restored)
     assert h.processed_frame().state == TrackedTarget.STATE_TRACKING
 
 

@@ -36,8 +36,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
     work = tmp_path_factory.mktemp("tracker_node_grounding")
     domain = unique_domain_id()
     # default model and grounder; reliable transport: 640x360 frames are large for best-effort UDP
-    # lost_threshold 0: this test is about the start from the sentence, not the loss rule
-    proc = NodeProcess(module_command(), {"cpu_threads": 1, "qos_reliability": "reliable", "lost_threshold": 0.0},
+    # presence checks off: this test is about the start from the sentence, not the loss rules
+    proc = NodeProcess(module_command(), {"cpu_threads": 1, "qos_reliability": "reliable", "lost_threshold": 0.0,
+                                          "appearance_threshold": 0.0, "max_jump": 100.0, "max_scale_change": 100.0},
                        domain, work)
     peer = None
     try:

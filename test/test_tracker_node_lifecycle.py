@@ -15,7 +15,7 @@ import pytest
 
 from builders import moving_target_frames, tiny_checkpoint
 from ros_helpers import (
-    REPO, NodeProcess, Peer, StampClock, diagnostic_values, installed_command, module_command, require_ros, stamp_of,
+    PRESENCE_OFF, REPO, NodeProcess, Peer, StampClock, diagnostic_values, installed_command, module_command, require_ros, stamp_of,
     unique_domain_id, wait_until,
 )
 
@@ -99,7 +99,7 @@ def managed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Managed]:
     missing = work / "missing.safetensors"
     domain = unique_domain_id()
     params = {"checkpoint": str(missing), "autostart": False, "compressed_input": True, "image_topic": IMAGE_TOPIC,
-              "cpu_threads": 1}
+              "cpu_threads": 1, **PRESENCE_OFF}
     node = NodeProcess(installed_command(), params, domain, work, params_file=REPO / "config" / "tracker.yaml")
     peer = None
     try:

@@ -81,6 +81,11 @@ class TargetLifecycle:
     def sentence(self) -> str:
         return self._sentence
 
+    @property
+    def has_pending_start(self) -> bool:
+        """A box request waits for the next image."""
+        return self._pending_start is not None
+
     def stop(self) -> None:
         """Forget the target: IDLE."""
         self._state = TargetState.IDLE

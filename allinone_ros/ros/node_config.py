@@ -67,6 +67,9 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "A box centre further than this many target sizes from the predicted centre is not the target "
               "(the search stays where the target should be).",
               "live", range=(0.01, 100.0)),
+    ParamSpec("max_scale_change", _LC.max_scale_change,
+              "A box whose size differs from the target's recent size by more than this factor is not the target.",
+              "live", range=(1.0, 100.0)),
     ParamSpec("lost_patience", _LC.lost_patience,
               "Consecutive images without the target before the state becomes LOST.",
               "live", range=(1, 10000)),

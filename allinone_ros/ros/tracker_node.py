@@ -545,8 +545,16 @@ class TrackerNode(LifecycleNode):
     def _start(self, target: TargetLifecycle, command: Start) -> None:
         """Apply a start / re-target request; a box goes to the image its stamp names, if still kept."""
         if command.box_xywh is None:
+            was = target.state
             target.request(command.sentence)
-            self.get_logger().info(f"{target.state.name}: sentence {command.sentence!r}")
+            if was in (TargetState.TRACKING, TargetState.LOST):
+                self.get_logger().info(f"re-targeted the running track to the sentence {command.sentence!r} (box kept)")
+            elif target.state == TargetState.GROUNDING:
+                self.get_logger().info(f"GROUNDING: looking for {command.sentence!r} in the next images (no box given)")
+            else:
+                self.get_logger().info(
+                    f"WAITING_FOR_BOX: got the sentence {command.sentence!r} but no box and no grounder "
+                    "(parameter grounder is 'none'); send a track_request with a box")
             return
         frame = None
         if command.stamp_ns is not None:
@@ -554,8 +562,12 @@ class TrackerNode(LifecycleNode):
             if frame is None:
                 self._warnings.warn(self._stamp_miss_text(command.stamp_ns))
         target.request(command.sentence, command.box_xywh, frame)
-        where = "the image it names" if frame is not None else "the next image"
-        self.get_logger().info(f"box {list(command.box_xywh)} applied to {where} (sentence {command.sentence!r})")
+        if frame is not None:
+            assert command.stamp_ns is not None
+            self.get_logger().info(f"tracking started on the image stamped {command.stamp_ns / 1e9:.9f} with box "
+                                   f"{list(command.box_xywh)} and sentence {target.sentence!r}")
+        else:
+            self.get_logger().info(f"box {list(command.box_xywh)} will be applied to the next image")
 
     def _stamp_miss_text(self, stamp_ns: int) -> str:
         newest = self._history.newest_stamp()
@@ -574,12 +586,15 @@ class TrackerNode(LifecycleNode):
         rgb = self._decode(msg)
         if rgb is None:
             return
-        was = target.state
+        was, pending = target.state, target.has_pending_start
         try:
             result = target.process(rgb)
         except InputError as exc:  # a pending box that does not fit this image, or a guard on the image
-            self._stats.frame_invalid()
-            self._warnings.warn(f"image stamped {_stamp_ns(msg) / 1e9:.9f}: {exc}; state stays {target.state.name}")
+            if pending:
+                self._warnings.warn(f"track_request rejected: {exc}; state stays {target.state.name}")
+            else:
+                self._stats.frame_invalid()
+                self._warnings.warn(f"image stamped {_stamp_ns(msg) / 1e9:.9f} skipped by the tracker: {exc}")
             return
         if result.state != was:
             log = self._warnings.warn if result.state == TargetState.LOST else self.get_logger().info
