@@ -14,6 +14,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
         (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
+        (f"share/{PACKAGE}/msg", ["msg/TrackedTarget.msg", "msg/TrackRequest.msg"]),
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -27,6 +28,7 @@ setup(
         "tqdm",
         "matplotlib",
         "tensorboard",
+        "rosbags",
     ],
     extras_require={"onnx": ["onnx", "onnxruntime"]},
     zip_safe=False,

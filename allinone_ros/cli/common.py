@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
-from ..backends.errors import BackendUnavailableError
+from ..backends.errors import ArtifactError, BackendUnavailableError
 from ..checkpoint import CheckpointError
 from ..config_io import ConfigError
 from ..data.frames import FrameReadError
@@ -19,11 +20,13 @@ from ..model.language import TextEncoderError
 from ..tracker.preprocess import InputError
 
 # Errors that mean "the user's input is bad": reported in one line, exit code 2. A backend that cannot
-# run here is one too: its message names what is missing and which backend to use instead.
+# run here is one too: its message names what is missing and which backend to use instead; so is an
+# engine/ONNX artifact that does not match the model (the message says why and what to do).
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, GroundingModelError, FileNotFoundError,
-    ValueError, BackendUnavailableError,
+    ValueError, BackendUnavailableError, ArtifactError,
 )
+OUTPUT_UMASK = 0o022  # the CLIs' files get the usual modes (0644 files, 0755 directories), whatever the caller's umask
 
 TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
 
@@ -88,7 +91,11 @@ def cli_main(prog: str, build_parser: Callable[[], argparse.ArgumentParser],
 
 
 def run_cli(prog: str, body: Callable[[], int]) -> int:
-    """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback)."""
+    """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback).
+
+    Output files are written with :data:`OUTPUT_UMASK` (0644), also under a restrictive umask such as 077.
+    """
+    os.umask(OUTPUT_UMASK)
     try:
         return body()
     except USER_ERRORS as exc:

@@ -1,4 +1,9 @@
-"""``allinone-track``: run the tracker over a sequence directory or a video file."""
+"""``allinone-track``: run the tracker over a sequence directory, a video file or an image topic of a rosbag2 bag.
+
+With ``--bag`` the frames are the images of ``--image-topic`` (Image or CompressedImage; sqlite3 or mcap
+storage) and ``--output-bag`` writes the results as ``allinone_ros/TrackedTarget`` messages stamped with
+the input images' headers.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,11 +12,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ..data.bag import STORAGES, BagFrame, TargetRecord, bag_image_topics, count_bag_frames, iter_bag_frames, \
+    write_target_bag
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
 from ..grounding import GrounderConfig, build_grounder
@@ -30,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--sequence", type=Path, help="LaSOT/TNL2K-style sequence directory (img/ or imgs/)")
     src.add_argument("--video", type=Path, help="video file")
+    src.add_argument("--bag", type=Path,
+                     help="rosbag2 bag (directory with metadata.yaml, or a .db3 / .mcap file); needs --image-topic")
+    p.add_argument("--image-topic", default=None,
+                   help="with --bag: the sensor_msgs/Image or sensor_msgs/CompressedImage topic to track on")
+    p.add_argument("--output-bag", type=Path, default=None,
+                   help="with --bag: write the results as a new bag of allinone_ros/TrackedTarget messages (topic "
+                        "--target-topic) with the input images' stamps and frame ids")
+    p.add_argument("--bag-storage", choices=STORAGES, default="mcap", help="storage of --output-bag (default mcap)")
+    p.add_argument("--target-topic", default="/tracker_node/target", help="topic of --output-bag's messages")
     p.add_argument("--checkpoint", type=Path, default=None, help="model checkpoint (default: shipped model)")
     p.add_argument("--output", type=Path, default=None, help="write one x,y,w,h line per frame here")
     p.add_argument("--init-box", type=parse_box, default=None, help="initial box x,y,w,h (default: groundtruth line 1)")
@@ -54,20 +71,83 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _frames(args: argparse.Namespace) -> tuple[Iterator[np.ndarray], int | None, np.ndarray | None, str]:
+def _check_bag_arguments(args: argparse.Namespace) -> None:
+    if args.bag is None:
+        for name in ("image_topic", "output_bag"):
+            if getattr(args, name) is not None:
+                raise ValueError(f"--{name.replace('_', '-')} needs --bag")
+        return
+    if not args.image_topic:
+        topics = bag_image_topics(args.bag)
+        raise ValueError(f"--bag needs --image-topic; image topics in {args.bag}: "
+                         + (", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"))
+    if args.output_bag is not None and args.output_bag.exists():
+        raise ValueError(f"--output-bag {args.output_bag} exists already; remove it or choose another path")
+
+
+def _bag_frames(args: argparse.Namespace, inputs: list[BagFrame]) -> Iterator[np.ndarray]:
+    """The bag's images; each one's stamp, frame id and time (pixels dropped) is appended to ``inputs``."""
+    for frame in iter_bag_frames(args.bag, args.image_topic):
+        inputs.append(BagFrame(frame.stamp_ns, frame.frame_id, frame.recorded_ns, np.empty((0, 0, 3), np.uint8)))
+        yield frame.rgb
+
+
+def _frames(args: argparse.Namespace,
+            inputs: list[BagFrame]) -> tuple[Iterator[np.ndarray], int | None, np.ndarray | None, str]:
     """Frame iterator, frame count if known, initial box from the data, sentence from the data."""
     if args.sequence is not None:
         seq = read_sequence_dir(args.sequence)
         return (read_frame(p) for p in seq.frame_paths), len(seq), seq.init_box_xywh, seq.sentence
+    if args.bag is not None:
+        return _bag_frames(args, inputs), count_bag_frames(args.bag, args.image_topic), None, ""
     return iter_video(args.video), None, None, ""
+
+
+@dataclass
+class _Outputs:
+    """Per-frame results, for --output and --output-bag."""
+
+    boxes: list[np.ndarray] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, frame: np.ndarray, state: str, box: np.ndarray | None, confidence: float, latency_ms: float) -> None:
+        self.boxes.append(box if box is not None else np.zeros(4))
+        self.states.append(state)
+        self.confidences.append(float(confidence))
+        self.latencies_ms.append(latency_ms)
+        self.sizes.append((int(frame.shape[0]), int(frame.shape[1])))
+
+    def write(self, args: argparse.Namespace, inputs: list[BagFrame], sentence: str) -> None:
+        if not self.boxes:
+            raise ValueError("no frames to track")
+        if args.output is not None:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            np.savetxt(args.output, np.stack(self.boxes), fmt="%.4f", delimiter=",")
+        if args.output_bag is None:
+            return
+        records = [
+            TargetRecord(src.stamp_ns, src.frame_id, src.recorded_ns, size, state,
+                         None if state != "tracking" else tuple(float(v) for v in box), conf,  # type: ignore[arg-type]
+                         sentence, latency)
+            for src, box, state, conf, latency, size in zip(inputs, self.boxes, self.states, self.confidences,
+                                                             self.latencies_ms, self.sizes)
+        ]
+        count = write_target_bag(args.output_bag, records, args.bag_storage, args.target_topic)
+        log.info("wrote %d TrackedTarget messages to %s (%s)", count, args.output_bag, args.bag_storage)
 
 
 def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
-    frames, total, data_box, data_text = _frames(args)
+    _check_bag_arguments(args)
+    inputs: list[BagFrame] = []
+    frames, total, data_box, data_text = _frames(args, inputs)
     init_box = None if args.nl_only else (args.init_box if args.init_box is not None else data_box)
     if init_box is None and not args.nl_only:
-        raise ValueError("--video needs --init-box x,y,w,h (or --nl-only with --text)")
+        source = "--video" if args.video is not None else "--bag"
+        raise ValueError(f"{source} needs --init-box x,y,w,h (or --nl-only with --text)")
     text = args.text if args.text is not None else data_text
     if args.nl_only and not text.strip():
         raise ValueError("--nl-only needs a sentence: pass --text or use a sequence with nlp.txt/language.txt")
@@ -78,9 +158,9 @@ def _run(args: argparse.Namespace) -> int:
         grounder = build_grounder(args.grounder, GrounderConfig(device=args.device))
         if args.nl_only and grounder is None:
             raise ValueError("--nl-only needs a grounder; --grounder none was given")
-        return _run_managed(args, ManagedTracker(tracker, grounder), frames, total, init_box, text)
+        return _run_managed(args, ManagedTracker(tracker, grounder), frames, total, init_box, text, inputs)
     sink = VideoSink(args.save_video) if args.save_video else None
-    boxes: list[np.ndarray] = []
+    out = _Outputs()
     stages: dict[str, list[float]] = {"crop": [], "model": [], "post": []}
     size: tuple[int, int] | None = None
     t_start = time.perf_counter()
@@ -91,10 +171,11 @@ def _run(args: argparse.Namespace) -> int:
                 log.warning("frame %d is %dx%d, previous frames were %dx%d; tracking continues",
                             i + 1, frame.shape[1], frame.shape[0], size[1], size[0])
             size = frame.shape[:2]
+            t0 = time.perf_counter()
             result = tracker.initialize(frame, init_box, text) if i == 0 else tracker.track(frame)
+            out.add(frame, "tracking", result.box_xywh, result.confidence, (time.perf_counter() - t0) * 1e3)
             for k, v in result.timings_ms.items():
                 stages[k].append(v)
-            boxes.append(result.box_xywh)
             if sink is not None:
                 sink.write(draw_box(frame, result.box_xywh, label=f"{result.confidence:.2f}"))
             bar.update(1)
@@ -103,34 +184,31 @@ def _run(args: argparse.Namespace) -> int:
         if sink is not None:
             sink.close()
     elapsed = time.perf_counter() - t_start
-    if not boxes:
-        raise ValueError("no frames to track")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
+    out.write(args, inputs, text)
     n = len(stages["model"])
     if n:
         per = {k: float(np.mean(v)) for k, v in stages.items()}
         total_ms = sum(per.values())
-        print(f"{len(boxes)} frames in {elapsed:.2f} s ({describe_tracker(tracker)}); per tracked frame: "
+        print(f"{len(out.boxes)} frames in {elapsed:.2f} s ({describe_tracker(tracker)}); per tracked frame: "
               f"crop {per['crop']:.1f} ms, model {per['model']:.1f} ms, post {per['post']:.1f} ms, total {total_ms:.1f} ms "
               f"({1000.0 / total_ms:.1f} FPS)", file=sys.stderr)
     return 0
 
 
 def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iterator[np.ndarray], total: int | None,
-                 init_box: np.ndarray | None, text: str) -> int:
+                 init_box: np.ndarray | None, text: str, inputs: list[BagFrame]) -> int:
     """Track with the lost-target state machine; frames without a box are written as 0,0,0,0."""
     sink = VideoSink(args.save_video) if args.save_video else None
-    boxes: list[np.ndarray] = []
+    out = _Outputs()
     states: Counter[str] = Counter()
     t_start = time.perf_counter()
     bar = tqdm(total=total, unit="frame", disable=args.no_progress, file=sys.stderr)
     try:
         for i, frame in enumerate(frames):
+            t0 = time.perf_counter()
             result = managed.start(frame, text, init_box) if i == 0 else managed.step(frame)
+            out.add(frame, result.state.value, result.box_xywh, result.confidence, (time.perf_counter() - t0) * 1e3)
             states[result.state.value] += 1
-            boxes.append(result.box_xywh if result.box_xywh is not None else np.zeros(4))
             if sink is not None:
                 shown = draw_box(frame, result.box_xywh, label=f"{result.state.value} {result.confidence:.2f}") \
                     if result.box_xywh is not None else frame
@@ -140,13 +218,9 @@ def _run_managed(args: argparse.Namespace, managed: ManagedTracker, frames: Iter
         bar.close()
         if sink is not None:
             sink.close()
-    if not boxes:
-        raise ValueError("no frames to track")
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.output, np.stack(boxes), fmt="%.4f", delimiter=",")
+    out.write(args, inputs, text)
     elapsed = time.perf_counter() - t_start
-    print(f"{len(boxes)} frames in {elapsed:.2f} s ({len(boxes) / elapsed:.1f} FPS, "
+    print(f"{len(out.boxes)} frames in {elapsed:.2f} s ({len(out.boxes) / elapsed:.1f} FPS, "
           f"{describe_tracker(managed.tracker)}); frames per state: "
           + ", ".join(f"{k} {v}" for k, v in sorted(states.items())), file=sys.stderr)
     return 0
