@@ -190,7 +190,7 @@ def test_api_errors(tracker, sequence):
         ManagedTracker(tracker, ColourGrounder()).start(frames[0], "")
     with pytest.raises(InputError, match="sentence must be a string, got int"):
         managed.start(frames[0], 7, [1, 2, 3, 4])
-    with pytest.raises(InputError, match="width and height must be > 0"):
+    with pytest.raises(InputError, match="width and height must be >= 1 px"):
         managed.start(frames[0], "x", [1, 2, 0, 4])
     result = managed.start(frames[2], "the red box", [34, 42, 24, 20])
     assert result.state is TrackState.TRACKING and result.source == "init"
