@@ -13,7 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
-        (f"share/{PACKAGE}/config", ["config/tracker.yaml"]),
+        (f"share/{PACKAGE}/config", ["config/tracker.yaml", "config/fastdds_large_frames.xml"]),
         (f"share/{PACKAGE}/msg", ["msg/TrackedTarget.msg", "msg/TrackRequest.msg"]),
     ],
     python_requires=">=3.10",
