@@ -149,3 +149,46 @@ def test_cli_outputs_get_mode_0644_under_a_restrictive_umask(tmp_path, ckpt):
     written = [tmp_path / "o.txt", *sorted((tmp_path / "ob").iterdir())]
     assert len(written) >= 3  # text file, metadata.yaml, the mcap file
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {"0o644"}
+
+
+def test_eval_on_a_folder_of_bags_equals_the_same_frames_as_a_dataset(tmp_path, ckpt):
+    from allinone_ros.cli.eval import main as eval_main
+    from builders import write_sequence
+
+    bags, lasot = tmp_path / "flights", tmp_path / "lasot"
+    bags.mkdir()
+    for k, (storage, compressed) in enumerate([("mcap", False), ("sqlite3", False)]):
+        name = f"car-{k + 1}"
+        frames, boxes = moving_target_frames(5, velocity=(3.0 + k, 1.0))
+        bag, _, _ = write_input(tmp_path / name, frames, boxes, storage, compressed)
+        bag.rename(bags / name)
+        np.savetxt(bags / f"{name}.groundtruth.txt", boxes, fmt="%.2f", delimiter=",")
+        (bags / f"{name}.nlp.txt").write_text(SENTENCE + "\n")
+        write_sequence(lasot / "car" / name, frames, boxes, SENTENCE, ext=".png")
+    common = ["--checkpoint", str(ckpt), "--threads", "1", "--no-progress", "--name", "tiny"]
+    assert eval_main(common + ["--dataset-root", str(bags), "--image-topic", TOPIC, "--out", str(tmp_path / "a")]) == 0
+    assert eval_main(common + ["--dataset-root", str(lasot), "--out", str(tmp_path / "b")]) == 0
+    for name in ("car-1", "car-2"):
+        from_bags = np.loadtxt(tmp_path / "a" / "tiny" / f"{name}.txt", delimiter=",")
+        assert from_bags.shape == (5, 4)
+        np.testing.assert_array_equal(from_bags, np.loadtxt(tmp_path / "b" / "tiny" / f"{name}.txt", delimiter=","))
+    summary = (tmp_path / "a" / "report").iterdir()
+    assert any(p.name.startswith("summary") for p in summary)
+
+
+def test_eval_on_bags_names_layout_problems(tmp_path, ckpt, capsys):
+    from allinone_ros.cli.eval import main as eval_main
+
+    frames, boxes = moving_target_frames(3)
+    bag, _, _ = write_input(tmp_path, frames, boxes, "mcap", compressed=False)
+    bags = tmp_path / "flights"
+    bags.mkdir()
+    bag.rename(bags / "f1")
+    args = ["--checkpoint", str(ckpt), "--dataset-root", str(bags), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert eval_main(args) == 2
+    assert "needs the image topic (--image-topic)" in capsys.readouterr().err
+    assert eval_main(args + ["--image-topic", TOPIC]) == 2
+    assert "bag f1 has no ground truth f1.groundtruth.txt" in capsys.readouterr().err
+    np.savetxt(bags / "f1.groundtruth.txt", np.vstack([boxes, boxes]), fmt="%.2f", delimiter=",")
+    assert eval_main(args + ["--image-topic", TOPIC]) == 2
+    assert f"6 boxes but f1 has 3 images on {TOPIC}" in capsys.readouterr().err

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-root", required=True, type=Path, help="dataset root directory")
     p.add_argument("--kind", help=f"dataset kind ({', '.join(DATASET_KINDS)}); detected when omitted")
     p.add_argument("--split", help="dataset split (e.g. test), or a file listing sequence names for LaSOT")
+    p.add_argument("--image-topic", default=None, help="kind rosbag2 (a folder of bags): the image topic")
     p.add_argument("--results", nargs="+", required=True, metavar="NAME=DIR",
                    help="tracker name and its result directory (<seq>.txt files)")
     p.add_argument("--out", required=True, type=Path, help="output directory for tables and plots")
@@ -135,7 +136,7 @@ def _score(
 
 def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
-    sequences = open_dataset(kind, args.dataset_root, args.split)
+    sequences = open_dataset(kind, args.dataset_root, args.split, args.image_topic)
     sequences = _select_sequences(sequences, trackers, args.skip_missing)
     conventions = _conventions(args, kind)
     progress = not args.no_progress

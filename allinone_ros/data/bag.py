@@ -6,6 +6,15 @@ No ROS install is needed: ``rosbags`` reads and writes rosbag2 bags (storage ``s
 * :func:`iter_bag_frames` yields the images of one topic (``sensor_msgs/msg/Image`` in any
   encoding of :mod:`allinone_ros.data.image_msg`, or ``sensor_msgs/msg/CompressedImage``) in
   the bag's order, with each image's header stamp and frame id.
+* :func:`read_bag_folder` reads a folder of bags with ground truth as evaluation sequences
+  (:class:`BagSequence`, dataset kind ``rosbag2``); layout::
+
+      ROOT/<name>/                  a rosbag2 bag directory (metadata.yaml + .db3 or .mcap), or
+      ROOT/<name>.mcap | .db3       a single-file bag
+      ROOT/<name>.groundtruth.txt   required: one x,y,w,h box per image of the topic, in bag order
+                                    (only the first line = the initial box: tracking, no metrics)
+      ROOT/<name>.nlp.txt           optional: the sentence describing the target
+
 * :func:`write_target_bag` writes tracking results as ``allinone_ros/msg/TrackedTarget``
   messages whose headers are the input images' (stamp and frame id), recorded at the input
   images' bag timestamps. The package's message types are registered from its ``msg/*.msg``
@@ -26,6 +35,7 @@ import numpy as np
 
 from .frames import FrameReadError
 from .image_msg import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb
+from .sequence import DatasetLayoutError, Sequence, read_boxes_xywh, valid_box_mask
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -135,6 +145,67 @@ def iter_bag_frames(path: str | Path, topic: str) -> Iterator[BagFrame]:
             yield BagFrame(stamp_ns, str(msg.header.frame_id), int(recorded_ns), rgb)
     finally:
         reader.close()
+
+
+# --------------------------------------------------------------------------- a folder of bags as a dataset
+
+BAG_SUFFIXES = (".mcap", ".db3")
+
+
+@dataclass(frozen=True, eq=False)
+class BagSequence(Sequence):
+    """A sequence whose frames are the images of ``image_topic`` in the bag at ``bag_path``."""
+
+    bag_path: Path = Path()
+    image_topic: str = ""
+    num_frames: int = 0
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def frames(self) -> Iterator[np.ndarray]:
+        return (frame.rgb for frame in iter_bag_frames(self.bag_path, self.image_topic))
+
+
+def find_bags(root: Path) -> dict[str, Path]:
+    """Bags directly in ``root``: name -> path (bag directories with metadata.yaml, .mcap / .db3 files)."""
+    bags: dict[str, Path] = {}
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir() and (entry / "metadata.yaml").is_file():
+            name = entry.name
+        elif entry.is_file() and entry.suffix in BAG_SUFFIXES:
+            name = entry.stem
+        else:
+            continue
+        if name in bags:
+            raise DatasetLayoutError(f"{root}: two bags named {name!r}: {bags[name].name} and {entry.name}")
+        bags[name] = entry
+    return bags
+
+
+def read_bag_folder(root: str | Path, image_topic: str) -> list[BagSequence]:
+    """The bags in ``root`` with their ground truth (layout in the module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root}: not a directory (expected a folder of bags)")
+    bags = find_bags(root)
+    if not bags:
+        raise DatasetLayoutError(f"{root}: no bags (expected <name>/metadata.yaml, <name>.mcap or <name>.db3)")
+    sequences = []
+    for name, path in bags.items():
+        gt = root / f"{name}.groundtruth.txt"
+        if not gt.is_file():
+            raise DatasetLayoutError(f"{root}: bag {path.name} has no ground truth {gt.name}")
+        boxes = read_boxes_xywh(gt)
+        count = count_bag_frames(path, image_topic)
+        if boxes.shape[0] > count:
+            raise DatasetLayoutError(f"{gt}: {boxes.shape[0]} boxes but {path.name} has {count} images on "
+                                     f"{image_topic}")
+        text_path = root / f"{name}.nlp.txt"
+        sentence = text_path.read_text(encoding="utf-8", errors="replace").strip() if text_path.is_file() else ""
+        sequences.append(BagSequence(name=name, frame_paths=(), boxes_xywh=boxes, visible=valid_box_mask(boxes),
+                                     sentence=sentence, bag_path=path, image_topic=image_topic, num_frames=count))
+    return sequences
 
 
 # --------------------------------------------------------------------------- writing results

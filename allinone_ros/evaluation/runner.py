@@ -31,7 +31,6 @@ import torch
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
 from ..backends.fast_tracker import build_backend_tracker, describe_tracker
-from ..data.frames import read_frame
 from ..data.sequence import Sequence
 from ..tracker import Tracker, TrackerConfig
 from ..tracker.lost import LostConfig, ManagedTracker
@@ -76,8 +75,7 @@ def track_sequence(tracker: Tracker | ManagedTracker, seq: Sequence, mode: str) 
     if mode == "nl" and not text.strip():
         raise ValueError(f"sequence {seq.name}: mode 'nl' needs a sentence, but the sequence has none")
     boxes, times = [], []
-    for i, path in enumerate(seq.frame_paths):
-        frame = read_frame(path)
+    for i, frame in enumerate(seq.frames()):
         t0 = time.perf_counter()
         if isinstance(tracker, ManagedTracker):
             if i == 0:
