@@ -22,6 +22,8 @@ set as ``FASTDDS_DEFAULT_PROFILES_FILE`` in both.
     source scripts/ros_env.sh
     python scripts/bench_transport.py --output bench_results/transport.json
     python scripts/bench_transport.py --profile none --output bench_results/transport_default.json
+    RMW_FASTRTPS_PUBLICATION_MODE=AUTO python scripts/bench_transport.py \
+        --profile config/fastdds_large_frames_udp.xml --output bench_results/transport_udp.json
 
 Prints one line per run and writes the numbers, the settings and the machine as JSON.
 """
@@ -256,7 +258,8 @@ def main() -> int:
                 "(sensor-data QoS), see scripts/bench_transport.py",
         "profile": args.profile if args.profile == "none" else str(Path(args.profile).resolve().relative_to(REPO))
         if Path(args.profile).resolve().is_relative_to(REPO) else args.profile,
-        "camera_profile": args.camera_profile or "same as profile", "discovery_range": "LOCALHOST", "frames_per_run": args.frames, "node_args": args.node_arg,
+        "camera_profile": args.camera_profile or "same as profile", "discovery_range": "LOCALHOST",
+        "RMW_FASTRTPS_PUBLICATION_MODE": os.environ.get("RMW_FASTRTPS_PUBLICATION_MODE", "(unset)"), "frames_per_run": args.frames, "node_args": args.node_arg,
         "net.core.rmem_max": Path("/proc/sys/net/core/rmem_max").read_text().strip()
         if Path("/proc/sys/net/core/rmem_max").exists() else "",
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
