@@ -130,6 +130,11 @@ def test_bag_errors_name_the_problem(tmp_path, ckpt, capsys):
         capsys.readouterr().err
     assert main(base + ["--bag", str(tmp_path / "missing"), "--image-topic", TOPIC]) == 2
     assert "bag not found" in capsys.readouterr().err
+    seq_only = ["--checkpoint", str(ckpt), "--video", str(tmp_path / "v.mp4"), "--init-box", "1,1,10,10"]
+    assert main(seq_only + ["--image-topic", TOPIC]) == 2
+    assert "--image-topic needs --bag" in capsys.readouterr().err
+    assert main(seq_only + ["--output-bag", str(tmp_path / "ob")]) == 2
+    assert "--output-bag needs --bag" in capsys.readouterr().err
     existing = tmp_path / "exists"
     existing.mkdir()
     assert main(base + ["--bag", str(bag), "--image-topic", TOPIC, "--output-bag", str(existing)]) == 2
