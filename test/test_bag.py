@@ -180,6 +180,17 @@ def test_eval_on_a_folder_of_bags_equals_the_same_frames_as_a_dataset(tmp_path, 
     summary = (tmp_path / "a" / "report").iterdir()
     assert any(p.name.startswith("summary") for p in summary)
 
+    from allinone_ros.cli.metrics import main as metrics_main
+
+    old = os.umask(0o077)
+    try:  # allinone-metrics on its own (not through allinone-eval) on the folder of bags
+        assert metrics_main(["--dataset-root", str(bags), "--image-topic", TOPIC, "--results",
+                             f"tiny={tmp_path / 'a' / 'tiny'}", "--out", str(tmp_path / "m"), "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    written = sorted(p for p in (tmp_path / "m").iterdir() if p.is_file())
+    assert written and {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {"0o644"}
+
 
 def test_eval_on_bags_names_layout_problems(tmp_path, ckpt, capsys):
     from allinone_ros.cli.eval import main as eval_main

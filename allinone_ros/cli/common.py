@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..data.frames import FrameReadError
 from ..grounding.base import GroundingModelError
 from ..model.language import TextEncoderError
 from ..tracker.preprocess import InputError
+from .output_mode import use_output_umask
 
 # Errors that mean "the user's input is bad": reported in one line, exit code 2. A backend that cannot
 # run here is one too: its message names what is missing and which backend to use instead; so is an
@@ -26,7 +26,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, GroundingModelError, FileNotFoundError,
     ValueError, BackendUnavailableError, ArtifactError,
 )
-OUTPUT_UMASK = 0o022  # the CLIs' files get the usual modes (0644 files, 0755 directories), whatever the caller's umask
 
 TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
 
@@ -93,9 +92,10 @@ def cli_main(prog: str, build_parser: Callable[[], argparse.ArgumentParser],
 def run_cli(prog: str, body: Callable[[], int]) -> int:
     """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback).
 
-    Output files are written with :data:`OUTPUT_UMASK` (0644), also under a restrictive umask such as 077.
+    Output files are written 0644 (:func:`~allinone_ros.cli.output_mode.use_output_umask`), also under a
+    restrictive umask such as 077.
     """
-    os.umask(OUTPUT_UMASK)
+    use_output_umask()
     try:
         return body()
     except USER_ERRORS as exc:

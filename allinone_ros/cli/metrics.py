@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from allinone_ros.cli.output_mode import use_output_umask
 from allinone_ros.data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
 from allinone_ros.data.sequence import DatasetLayoutError, Sequence
 from allinone_ros.evaluation.metrics import (
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 on bad input (message on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_output_umask()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.kind:
