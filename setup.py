@@ -13,7 +13,9 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/models", ["models/allinone_uav_small.safetensors", "models/text_grounder_uav_small.safetensors"]),
-        (f"share/{PACKAGE}/config", ["config/tracker.yaml", "config/follow_controller.yaml"]),
+        (f"share/{PACKAGE}/config", ["config/tracker.yaml", "config/follow_controller.yaml",
+                                     "config/fastdds_large_frames.xml", "config/fastdds_large_frames_udp.xml"]),
+        (f"share/{PACKAGE}/msg", ["msg/TrackedTarget.msg", "msg/TrackRequest.msg"]),
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -27,6 +29,7 @@ setup(
         "tqdm",
         "matplotlib",
         "tensorboard",
+        "rosbags",
     ],
     extras_require={"onnx": ["onnx", "onnxruntime"]},
     zip_safe=False,

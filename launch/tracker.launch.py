@@ -17,8 +17,15 @@ Arguments:
   follow       true/false: also start the follow_controller node (same namespace), reading
                tracker_node/target and publishing geometry_msgs/TwistStamped body-frame velocities
   command_topic  the controller's output topic (default: follow_controller/cmd_vel in the namespace)
+  fastdds_profile  Fast DDS XML profile for the node (FASTDDS_DEFAULT_PROFILES_FILE). Default "": the
+               environment's FASTDDS_DEFAULT_PROFILES_FILE if set, else the package's
+               config/fastdds_large_frames.xml (shared memory with a segment for camera-sized frames);
+               "none" leaves the environment as it is. The camera driver needs the same profile
+               (README, "Large frames").
 """
 from __future__ import annotations
+
+import os
 
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -37,6 +44,19 @@ def _parse_bool(name: str, text: str) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"launch argument {name}:={text!r} is not a boolean (use true or false)")
+
+
+def _fastdds_environment(context: LaunchContext) -> dict[str, str]:
+    """FASTDDS_DEFAULT_PROFILES_FILE for the node (see the fastdds_profile argument)."""
+    chosen = LaunchConfiguration("fastdds_profile").perform(context).strip()
+    if chosen.lower() == "none":
+        return {}
+    if not chosen:
+        chosen = os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "") or PathJoinSubstitution(
+            [FindPackageShare("allinone_ros"), "config", "fastdds_large_frames.xml"]).perform(context)
+    if not os.path.isfile(chosen):
+        raise ValueError(f"launch argument fastdds_profile: {chosen!r} is not a file")
+    return {"FASTDDS_DEFAULT_PROFILES_FILE": chosen}
 
 
 def _tracker_node(context: LaunchContext) -> list[Node]:
@@ -63,6 +83,7 @@ def _tracker_node(context: LaunchContext) -> list[Node]:
             parameters=[LaunchConfiguration("params_file"), overrides],
             output="screen",
             emulate_tty=True,
+            additional_env=_fastdds_environment(context),
         )
     ]
 
@@ -117,6 +138,11 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "precision", default_value="", description="fp32, fp16 or bf16; empty keeps the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "fastdds_profile", default_value="",
+                description="Fast DDS XML profile for the node; empty: $FASTDDS_DEFAULT_PROFILES_FILE, else the "
+                            "package's config/fastdds_large_frames.xml; none: leave the environment as it is",
             ),
             DeclareLaunchArgument(
                 "debug_image",

@@ -138,7 +138,7 @@ def test_build_engine_cli_builds_reuses_and_refuses(tmp_path, capsys):
     artifact = cache / printed["artifact"].split("/")[-1]
     assert artifact.is_file() and printed["key"]["precision"] == "fp32"
     artifact.write_bytes(b"garbage")
-    assert main(args + ["--on-mismatch", "error"]) == 1
+    assert main(args + ["--on-mismatch", "error"]) == 2  # ArtifactError is a user error: exit 2 like the others
     err = capsys.readouterr().err
     assert "allinone-build-engine: error" in err and "corrupt" in err
     assert main(args + ["--force"]) == 0
@@ -154,3 +154,23 @@ def test_build_engine_cli_explains_tensorrt_on_cpu(tmp_path, capsys):
     # a user error: one line, exit 2, as in every CLI
     assert main([str(ckpt), "--backend", "tensorrt", "--device", "cpu", "--cache-dir", str(tmp_path)]) == 2
     assert "runs on CUDA devices" in capsys.readouterr().err
+
+
+def test_cache_artifacts_get_mode_0644_not_mkstemps_0600(tmp_path, capsys):
+    """The artifact and its key file are made through mkstemp (0600); the CLI leaves them 0644, even under umask 077."""
+    import os
+    import stat
+
+    from allinone_ros.cli.build_engine import main
+    from builders import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    cache = tmp_path / "cache"
+    old = os.umask(0o077)
+    try:
+        assert main([str(ckpt), "--backend", "onnxruntime", "--device", "cpu", "--cache-dir", str(cache)]) == 0
+    finally:
+        os.umask(old)
+    artifact = cache / json.loads(capsys.readouterr().out)["artifact"].split("/")[-1]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (artifact, sidecar_path(artifact))}
+    assert modes == {artifact.name: 0o644, sidecar_path(artifact).name: 0o644}

@@ -6,7 +6,9 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "allinone_ros"
 ROS_LAYER = {"ros"}  # sub-packages allowed to import ROS
-ROS_MODULES = ("rclpy", "rosidl", "builtin_interfaces", "launch", "launch_ros", "ament_index_python", "rosbags")
+# rosbags is not among them: it is a pure-Python bag reader/writer that needs no ROS install
+# (allinone_ros.data.bag uses it for the offline tools' --bag input).
+ROS_MODULES = ("rclpy", "rosidl", "builtin_interfaces", "launch", "launch_ros", "ament_index_python")
 
 
 def _is_ros(name: str) -> bool:

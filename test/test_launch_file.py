@@ -14,7 +14,7 @@ import pytest
 
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "tracker.launch.py"
 EXPECTED_ARGUMENTS = {"params_file", "checkpoint", "image_topic", "namespace", "debug_image", "device", "backend",
-                      "precision", "follow", "command_topic"}
+                      "precision", "follow", "command_topic", "fastdds_profile"}
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,18 @@ def test_debug_image_argument_parsing(tree: ast.Module) -> None:
     assert parse_bool("debug_image", "1") is True
     with pytest.raises(ValueError, match=r"launch argument debug_image:='maybe' is not a boolean"):
         parse_bool("debug_image", "maybe")
+
+
+def test_node_gets_the_large_frames_profile(tree: ast.Module) -> None:
+    import xml.etree.ElementTree as ET
+
+    node = _calls(tree, "Node")[0]
+    _keyword(node, "additional_env")  # FASTDDS_DEFAULT_PROFILES_FILE for the node
+    assert "fastdds_large_frames.xml" in _string_constants(tree)
+    profile = LAUNCH_FILE.parents[1] / "config" / "fastdds_large_frames.xml"
+    ns = {"d": "http://www.eprosima.com"}
+    root = ET.parse(profile).getroot()
+    segment = int(root.find(".//d:transport_descriptor[d:type='SHM']/d:segment_size", ns).text)
+    assert segment >= 8 * 1280 * 720 * 3  # several 1280x720 bgr8 frames in flight
+    participant = root.find(".//d:participant", ns)
+    assert participant.get("is_default_profile") == "true"

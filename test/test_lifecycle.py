@@ -109,7 +109,7 @@ def test_boxes_are_refused_or_cut_to_the_image_and_the_state_is_kept(tracker, ca
     target.request("the red square", truth[0], frames[0])
     with pytest.raises(InputError, match="outside the 320x240 image"):
         target.request("x", (500.0, 5.0, 10.0, 10.0), frames[1])
-    with pytest.raises(InputError, match="width and height must be > 0"):
+    with pytest.raises(InputError, match="width and height must be >= 1 px"):
         target.request("x", (5.0, 5.0, 0.0, 10.0))
     with pytest.raises(InputError, match="finite"):
         target.request("x", (float("nan"), 5.0, 10.0, 10.0))

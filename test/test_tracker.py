@@ -88,8 +88,10 @@ def test_frame_size_change_is_handled():
     "box, match",
     [
         ((float("nan"), 10, 20, 20), "non-finite"),
-        ((10, 10, 0, 20), "must be > 0"),
-        ((10, 10, -5, 20), "must be > 0"),
+        ((10, 10, 0, 20), "must be >= 1 px"),
+        ((10, 10, -5, 20), "must be >= 1 px"),
+        ((10, 10, 0.01, 0.01), r"must be >= 1 px, got w=0\.01, h=0\.01"),  # a sub-pixel box names no object
+        ((10, 10, 20, 0.5), "must be >= 1 px"),
         ((500, 10, 20, 20), "outside"),
         ((1, 2, 3), "4 values"),
         ("abc", "4 numbers"),

@@ -440,7 +440,7 @@ BAD_INPUTS = {
     "data length": r"skipped: image data has 230300 bytes, expected height 240 \* step 960 = 230400",
     "empty image": r"skipped: empty image: height=0, width=0",
     "nan box": r"track_request ignored: track_request box has non-finite values",
-    "negative box": r"track_request ignored: track_request box needs width and height > 0, got w=-5\.0",
+    "negative box": r"track_request ignored: track_request box needs width and height >= 1 px, got w=-5\.0",
     "off-image box": r"track_request rejected: box \[5000\.0, 10\.0, 20\.0, 20\.0\] lies outside the 320x240 image",
     "10 kB command": r"track_command ignored: track_command of 10240 characters exceeds max_sentence_chars=1024",
     "binary command": r"track_command ignored: track_command contains invalid UTF-8 \(decoded as U\+FFFD\) at index 0",

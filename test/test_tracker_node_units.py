@@ -209,7 +209,8 @@ def test_track_request_parsing() -> None:
     assert parse_track_request("", True, 1, 2, 3, 4, 0, 0, 64) == Start("", (1.0, 2.0, 3.0, 4.0), None)
     assert parse_track_request("car", True, 1, 2, 3, 4, 2, 5, 64) == Start("car", (1.0, 2.0, 3.0, 4.0), 2_000_000_005)
     for box, reason in [((math.nan, 0, 1, 1), "non-finite"), ((0, math.inf, 1, 1), "non-finite"),
-                        ((0, 0, -1, 1), "width and height > 0"), ((0, 0, 1, 0), "width and height > 0")]:
+                        ((0, 0, -1, 1), "width and height >= 1 px"), ((0, 0, 1, 0), "width and height >= 1 px"),
+                        ((5, 5, 0.01, 0.01), "got w=0.01, h=0.01")]:
         with pytest.raises(CommandError, match=reason):
             parse_track_request("", True, *box, 0, 0, 64)
     with pytest.raises(CommandError, match="exceeds max_sentence_chars=8"):

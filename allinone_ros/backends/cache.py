@@ -105,11 +105,19 @@ def artifact_problem(artifact: Path, key: Mapping[str, Any]) -> str | None:
     return None
 
 
+def file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask (``mkstemp`` always gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_sidecar(artifact: Path, key: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Path:
     record = {"format": CACHE_FORMAT, "key": dict(key), "sha256": file_sha256(artifact),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **dict(extra or {})}
     side = sidecar_path(artifact)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    os.chmod(tmp_name, file_mode())
     try:  # readers never see a half-written key file (a racing writer's hash mismatch means a rebuild)
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -136,6 +144,7 @@ def build_artifact(
     tmp = Path(tmp_name)
     try:
         extra = build(tmp)
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600 files (the build may also have replaced it)
         sidecar_path(artifact).unlink(missing_ok=True)
         os.replace(tmp, artifact)
     finally:

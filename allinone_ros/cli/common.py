@@ -10,19 +10,21 @@ from pathlib import Path
 import torch
 
 from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
-from ..backends.errors import BackendUnavailableError
+from ..backends.errors import ArtifactError, BackendUnavailableError
 from ..checkpoint import CheckpointError
 from ..config_io import ConfigError
 from ..data.frames import FrameReadError
 from ..grounding.base import GroundingModelError
 from ..model.language import TextEncoderError
 from ..tracker.preprocess import InputError
+from .output_mode import use_output_umask
 
 # Errors that mean "the user's input is bad": reported in one line, exit code 2. A backend that cannot
-# run here is one too: its message names what is missing and which backend to use instead.
+# run here is one too: its message names what is missing and which backend to use instead; so is an
+# engine/ONNX artifact that does not match the model (the message says why and what to do).
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError, ConfigError, FrameReadError, InputError, TextEncoderError, GroundingModelError, FileNotFoundError,
-    ValueError, BackendUnavailableError,
+    ValueError, BackendUnavailableError, ArtifactError,
 )
 
 TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
@@ -88,7 +90,12 @@ def cli_main(prog: str, build_parser: Callable[[], argparse.ArgumentParser],
 
 
 def run_cli(prog: str, body: Callable[[], int]) -> int:
-    """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback)."""
+    """Run ``body``; turn user errors into a one-line message and exit code 2 (no traceback).
+
+    Output files are written 0644 (:func:`~allinone_ros.cli.output_mode.use_output_umask`), also under a
+    restrictive umask such as 077.
+    """
+    use_output_umask()
     try:
         return body()
     except USER_ERRORS as exc:

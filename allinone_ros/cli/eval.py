@@ -21,9 +21,13 @@ PROG = "allinone-eval"
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Run the tracker over a dataset and score it (OPE).")
-    p.add_argument("--dataset-root", required=True, type=Path, help="dataset root directory")
+    p.add_argument("--dataset-root", required=True, type=Path,
+                   help="dataset root directory, or a folder of rosbag2 bags (kind rosbag2; see --image-topic)")
     p.add_argument("--kind", help=f"dataset kind ({', '.join(DATASET_KINDS)}); detected when omitted "
                                   "(generated synthetic sets use the LaSOT layout)")
+    p.add_argument("--image-topic", default=None,
+                   help="kind rosbag2: the Image / CompressedImage topic of the bags (each bag <name> with "
+                        "<name>.groundtruth.txt and optionally <name>.nlp.txt beside it)")
     p.add_argument("--split", help="dataset split (e.g. test), or a file listing sequence names (LaSOT)")
     p.add_argument("--sequences", help="comma-separated sequence names, or @FILE with one name per line")
     p.add_argument("--checkpoint", type=Path, default=None, help="model checkpoint (default: shipped model)")
@@ -73,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
-    sequences = _select(open_dataset(kind, args.dataset_root, args.split), args.sequences)
+    sequences = _select(open_dataset(kind, args.dataset_root, args.split, args.image_topic), args.sequences)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
                   tracker=TrackerConfig(device=args.device), backend=backend_config(args, threads), mode=args.mode,
@@ -92,6 +96,8 @@ def _run(args: argparse.Namespace) -> int:
         argv += ["--split", args.split]
     if args.protocol:
         argv += ["--protocol", args.protocol]
+    if args.image_topic:
+        argv += ["--image-topic", args.image_topic]
     if args.sequences:
         argv += ["--skip-missing"]
     if args.no_progress:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from allinone_ros.cli.output_mode import use_output_umask
 from allinone_ros.data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
 from allinone_ros.data.sequence import DatasetLayoutError, Sequence
 from allinone_ros.evaluation.metrics import (
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-root", required=True, type=Path, help="dataset root directory")
     p.add_argument("--kind", help=f"dataset kind ({', '.join(DATASET_KINDS)}); detected when omitted")
     p.add_argument("--split", help="dataset split (e.g. test), or a file listing sequence names for LaSOT")
+    p.add_argument("--image-topic", default=None, help="kind rosbag2 (a folder of bags): the image topic")
     p.add_argument("--results", nargs="+", required=True, metavar="NAME=DIR",
                    help="tracker name and its result directory (<seq>.txt files)")
     p.add_argument("--out", required=True, type=Path, help="output directory for tables and plots")
@@ -173,7 +175,7 @@ def _notes(args: argparse.Namespace, kind: str, protocol: str, conventions: Conv
 def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
     protocol = _protocol(args, kind)
-    sequences = open_dataset(kind, args.dataset_root, args.split)
+    sequences = open_dataset(kind, args.dataset_root, args.split, args.image_topic)
     sequences = _select_sequences(sequences, trackers, args.skip_missing)
     conventions = _conventions(args, kind)
     progress = not args.no_progress
@@ -212,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 0 on success, 2 on bad input (message on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_output_umask()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.kind:

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..config_io import ConfigError
+from .output_mode import use_output_umask
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="override one config value (repeatable), e.g. --set optim.lr=1.0e-3")
     p.add_argument("--resume", action="store_true", help="continue from the newest epoch checkpoint in --out")
     args = p.parse_args(argv)
+    use_output_umask()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..training.grounding import GroundingTrainer, load_grounding_experiment
 

@@ -32,6 +32,10 @@ Supported kinds (see :data:`DATASET_KINDS`) and the layouts they expect under
     from ``list.txt`` when present; ``split`` names a sub-directory
     (``train``/``val``/``test``). The text is ``object_class`` from
     ``meta_info.ini`` (``""`` when missing, as in the test split).
+``rosbag2``
+    a folder of rosbag2 bags, each with ``<name>.groundtruth.txt`` (and optionally
+    ``<name>.nlp.txt``) beside it; frames are the images of one topic (``image_topic``).
+    Layout in :mod:`allinone_ros.data.bag`. No splits.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ from allinone_ros.data.sequence import (
 
 LOGGER = logging.getLogger(__name__)
 
-DATASET_KINDS = ("lasot", "lasot_ext", "tnl2k", "otb99_lang", "webuav3m", "got10k")
+DATASET_KINDS = ("lasot", "lasot_ext", "tnl2k", "otb99_lang", "webuav3m", "got10k", "rosbag2")
+BAG_KIND = "rosbag2"  # a folder of rosbag2 bags with ground truth (allinone_ros.data.bag); needs an image topic
 
 _ALIASES = {
     "lasot": "lasot",
@@ -74,6 +79,8 @@ _ALIASES = {
     "webuav3m": "webuav3m",
     "webuav": "webuav3m",
     "got10k": "got10k",
+    "rosbag2": BAG_KIND,
+    "bags": BAG_KIND,
 }
 
 WEBUAV_FLAG_NAMES = (
@@ -430,10 +437,20 @@ _READERS: dict[str, Callable[[PathLike, str | None], list[Sequence]]] = {
 }
 
 
-def open_dataset(kind: str, root: PathLike, split: str | None = None) -> list[Sequence]:
-    """Read every sequence of a dataset of the given kind (see module doc)."""
+def open_dataset(kind: str, root: PathLike, split: str | None = None,
+                 image_topic: str | None = None) -> list[Sequence]:
+    """Read every sequence of a dataset of the given kind (see module doc); ``image_topic`` for ``rosbag2``."""
     canonical = normalize_kind(kind)
-    sequences = _READERS[canonical](root, split)
+    if canonical == BAG_KIND:
+        if not image_topic:
+            raise ValueError(f"dataset kind {BAG_KIND} (a folder of bags) needs the image topic (--image-topic)")
+        if split:
+            raise ValueError(f"dataset kind {BAG_KIND} has no splits; got split {split!r}")
+        from .bag import read_bag_folder
+
+        sequences: list[Sequence] = list(read_bag_folder(root, image_topic))
+    else:
+        sequences = _READERS[canonical](root, split)
     names = [s.name for s in sequences]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -453,6 +470,10 @@ def detect_dataset_kind(root: PathLike) -> str:
     class directory is one of the LaSOT_ext classes.
     """
     root = _require_dir(Path(root), "dataset root")
+    from .bag import find_bags
+
+    if find_bags(root):
+        return BAG_KIND
     if any((root / d).is_dir() for d in OTB_QUERY_DIRS.values()):
         return "otb99_lang"
     children = _subdirs(root)

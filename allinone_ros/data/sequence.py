@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -84,18 +85,24 @@ class Sequence:
             raise ValueError(
                 f"sequence {self.name!r}: visible has shape {self.visible.shape}, expected ({boxes.shape[0]},)"
             )
-        if boxes.shape[0] > len(self.frame_paths):
+        if boxes.shape[0] > len(self):
             raise ValueError(
-                f"sequence {self.name!r}: {boxes.shape[0]} ground-truth boxes but only {len(self.frame_paths)} frames"
+                f"sequence {self.name!r}: {boxes.shape[0]} ground-truth boxes but only {len(self)} frames"
             )
 
     def __len__(self) -> int:
         return len(self.frame_paths)
 
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames in order as RGB arrays (a bag sequence reads them from its bag)."""
+        from .frames import read_frame
+
+        return (read_frame(p) for p in self.frame_paths)
+
     @property
     def has_full_groundtruth(self) -> bool:
         """True when every frame has a ground-truth box."""
-        return self.boxes_xywh.shape[0] == len(self.frame_paths)
+        return self.boxes_xywh.shape[0] == len(self)
 
     @property
     def init_box_xywh(self) -> np.ndarray:

@@ -120,6 +120,7 @@ DATASET_DEFAULT_PRESET: dict[str, str] = {
     "otb99_lang": "pytracking",
     "webuav3m": "got10k",
     "got10k": "got10k_visible",
+    "rosbag2": "pytracking",
 }
 
 

@@ -32,7 +32,6 @@ import torch
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
 from ..backends.fast_tracker import describe_tracker
-from ..data.frames import read_frame
 from ..data.sequence import Sequence
 from ..lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
@@ -80,8 +79,7 @@ def track_sequence(runner: Runner, seq: Sequence, mode: str) -> OfflineRun:
     text = seq.sentence if mode in ("box+nl", "nl") else ""
     if mode == "nl" and not text.strip():
         raise ValueError(f"sequence {seq.name}: mode 'nl' needs a sentence, but the sequence has none")
-    frames = (read_frame(path) for path in seq.frame_paths)
-    return run_frames(runner, frames, text, None if mode == "nl" else seq.init_box_xywh)
+    return run_frames(runner, seq.frames(), text, None if mode == "nl" else seq.init_box_xywh)
 
 
 _WORKER_RUNNER: Runner | None = None

@@ -43,7 +43,7 @@ import numpy as np
 from ..grounding.base import Grounder
 from ..tracker import InputError, Tracker
 from ..tracker.geometry import box_inside_image, box_iou_xywh
-from ..tracker.preprocess import check_box, check_image
+from ..tracker.preprocess import MIN_BOX_SIDE_PX, check_box, check_image
 from .appearance import appearance_histogram, histogram_similarity
 from .config import LifecycleConfig
 from .motion import MotionModel
@@ -385,6 +385,6 @@ def _box_values(box_xywh: object) -> tuple[float, float, float, float]:
         raise InputError(f"box must be 4 numbers x,y,w,h, got {box_xywh!r}") from exc
     if len(vals) != 4 or not all(np.isfinite(vals)):
         raise InputError(f"box must be 4 finite numbers x,y,w,h, got {vals}")
-    if vals[2] <= 0 or vals[3] <= 0:
-        raise InputError(f"box width and height must be > 0, got w={vals[2]}, h={vals[3]}")
+    if vals[2] < MIN_BOX_SIDE_PX or vals[3] < MIN_BOX_SIDE_PX:
+        raise InputError(f"box width and height must be >= {MIN_BOX_SIDE_PX:g} px, got w={vals[2]}, h={vals[3]}")
     return vals[0], vals[1], vals[2], vals[3]

@@ -17,6 +17,8 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
+from ..tracker.preprocess import MIN_BOX_SIDE_PX
+
 STOP_WORDS = ("stop", "cancel")
 
 
@@ -108,8 +110,9 @@ def parse_track_request(
     box = (float(x), float(y), float(width), float(height))
     if not all(math.isfinite(v) for v in box):
         raise CommandError(f"track_request box has non-finite values x,y,w,h={box}; rejected")
-    if box[2] <= 0 or box[3] <= 0:
-        raise CommandError(f"track_request box needs width and height > 0, got w={box[2]}, h={box[3]}; rejected")
+    if not (box[2] >= MIN_BOX_SIDE_PX and box[3] >= MIN_BOX_SIDE_PX):
+        raise CommandError(f"track_request box needs width and height >= {MIN_BOX_SIDE_PX:g} px, "
+                           f"got w={box[2]}, h={box[3]}; rejected")
     if stamp_sec < 0:
         raise CommandError(f"track_request stamp is negative (sec={stamp_sec}); rejected")
     stamp_ns = stamp_sec * 1_000_000_000 + stamp_nanosec

@@ -101,9 +101,10 @@ class NodeStats:
 
 def diagnostic_status(
     name: str, hardware_id: str, snapshot: StatsSnapshot, fields: dict[str, str], lifecycle_state: str,
-    track_state: str, stale_after_s: float = 2.0,
+    track_state: str, stale_after_s: float = 2.0, input_warning: str | None = None,
 ) -> Any:
-    """One ``DiagnosticStatus``: OK normally, WARN when inactive, lost, or the input went quiet."""
+    """One ``DiagnosticStatus``: OK normally; WARN when inactive, when the input went quiet, when
+    ``input_warning`` is given (input loss, see :mod:`~allinone_ros.ros.input_monitor`) or when lost."""
     from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
     if lifecycle_state != "active":
@@ -111,6 +112,8 @@ def diagnostic_status(
     elif snapshot.seconds_since_input > stale_after_s:
         level, message = DiagnosticStatus.WARN, "no input images" if snapshot.received == 0 else \
             f"no input image for {snapshot.seconds_since_input:.1f} s"
+    elif input_warning:
+        level, message = DiagnosticStatus.WARN, input_warning
     elif track_state == "LOST":
         level, message = DiagnosticStatus.WARN, "target lost"
     else:

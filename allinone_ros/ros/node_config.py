@@ -171,6 +171,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "publishers) or reliable.",
         "configure", choices=QOS_RELIABILITY_CHOICES,
     ),
+    ParamSpec("camera_rate_hz", 0.0, "Camera frame rate, to estimate frames lost before the node from gaps in the "
+              "image stamps (/diagnostics frames_missing_estimated). 0 = estimate the period from recent stamps: finds "
+              "bursts and random loss, not a stream thinned uniformly (e.g. every second frame).",
+              "live", range=(0.0, 1000.0)),
+    ParamSpec("input_loss_warn", 0.05, "/diagnostics is WARN (and the node logs a warning) while more than this "
+              "fraction of the recent camera frames is missing from the stamp sequence (1 = never).",
+              "live", range=(0.0, 1.0)),
     ParamSpec(
         "frame_history", 30,
         "Number of recent input images kept so that a track_request whose stamp names one of them "
@@ -222,6 +229,8 @@ class LiveSettings:
     max_rate_hz: float = 0.0
     max_sentence_chars: int = 1024
     debug_image: bool = False
+    camera_rate_hz: float = 0.0
+    input_loss_warn: float = 0.05
 
     @property
     def min_period_s(self) -> float:
@@ -459,6 +468,7 @@ def live_from_values(values: dict[str, Any]) -> LiveSettings:
         max_rate_hz=float(values["max_rate_hz"]),
         max_sentence_chars=int(values["max_sentence_chars"]),
         debug_image=bool(values["debug_image"]),
+        camera_rate_hz=float(values["camera_rate_hz"]), input_loss_warn=float(values["input_loss_warn"]),
     )
 
 

@@ -33,8 +33,9 @@ Topics (relative names resolve in the node's namespace, e.g. ``/track_command`` 
 * out ``~/debug_image``, ``sensor_msgs/Image`` (rgb8): the annotated image, only with
   ``debug_image`` true and while someone subscribes.
 * out ``/diagnostics``, ``diagnostic_msgs/DiagnosticArray``: 1 Hz while configured (input and
-  processed rates, latency p50/p95, dropped/invalid frames, backend as ``name precision (device)``
-  e.g. ``onnxruntime fp32 (cpu)``, device, states).
+  processed rates, latency p50/p95, dropped/invalid frames, camera frames estimated missing from
+  gaps in the image stamps (:mod:`allinone_ros.ros.input_monitor`; WARN above ``input_loss_warn``),
+  backend as ``name precision (device)`` e.g. ``onnxruntime fp32 (cpu)``, device, states).
 
 A box in a ``track_request`` is applied to the image with the request's stamp if that image is
 still among the last ``frame_history`` received images; tracking then continues on the newest
@@ -48,8 +49,9 @@ Threads: a single-threaded executor runs every ROS callback; callbacks only hand
 an :class:`~allinone_ros.ros.inference_worker.InferenceWorker`, which decodes, tracks and
 publishes on its own thread, always taking the newest image (one-slot mailbox; replaced images
 count as dropped). ``frames_dropped`` counts these since the process started; images that the
-depth-1 DDS queue replaces before the executor takes them never reach the node and are not
-counted. ``latency_ms`` is decode + model + post-processing of that image.
+transport loses or the depth-1 DDS queue replaces before the executor takes them never reach the
+node: ``frames_missing_estimated`` in /diagnostics estimates them from the camera stamps.
+``latency_ms`` is decode + model + post-processing of that image.
 
 Bad input (unsupported encoding, wrong data size, empty image, an undecodable compressed image,
 NaN/negative/off-image boxes, over-long or binary sentences) is logged with a specific,
@@ -98,6 +100,7 @@ from .commands import Command, CommandError, Start, Stop, parse_command_text, pa
 from .diagnostics import NodeStats, diagnostic_status
 from .image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
 from .inference_worker import InferenceWorker, StampedHistory
+from .input_monitor import StampGapMonitor, loss_fields, loss_warning
 from .node_config import (
     NODE_NAME, PARAMETERS, SPECS, Environment, LiveSettings, NodeSettings, SettingsError, check_runtime_set,
     live_from_values, parameter_descriptor, settings_from_values,
@@ -214,6 +217,7 @@ class TrackerNode(LifecycleNode):
         self._warnings = ThrottledWarnings(self.get_logger().name)
         self._live: LiveSettings = live_from_values(self._parameter_values())
         self._stats = NodeStats()
+        self._input_loss = StampGapMonitor()  # camera frames missing from the stamp sequence
         self._dropped_before = 0  # drops counted by workers of earlier activations
         self._debug_published = 0
         self._settings: NodeSettings | None = None
@@ -433,6 +437,7 @@ class TrackerNode(LifecycleNode):
             self._worker = None
         self._target = None
         self._history.clear()
+        self._input_loss.break_stream()  # the gap while inactive is no loss
         self._park_tracker()
 
     def _park_tracker(self) -> None:
@@ -482,6 +487,7 @@ class TrackerNode(LifecycleNode):
     # -- callbacks (executor thread): hand over and return ---------------------------------------
     def _on_image(self, msg: ImageMsg) -> None:
         self._stats.frame_received()
+        self._input_loss.add(_stamp_ns(msg), self._live.camera_rate_hz)
         self._history.add(_stamp_ns(msg), msg)
         worker = self._worker
         if worker is not None:
@@ -629,8 +635,14 @@ class TrackerNode(LifecycleNode):
             "max_rate_hz": f"{self._live.max_rate_hz:g}",
             "debug_images_published": str(self._debug_published),
         }
+        loss = self._input_loss.snapshot()
+        fields.update(loss_fields(loss))
+        input_warning = loss_warning(loss, self._live.input_loss_warn) if self._lifecycle == "active" else None
+        if input_warning:
+            self._warnings.warn(input_warning)
         status = diagnostic_status(
             f"{self.get_name()}: tracker", settings.device, snapshot, fields, self._lifecycle, track_state,
+            input_warning=input_warning,
         )
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()

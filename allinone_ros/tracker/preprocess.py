@@ -26,8 +26,11 @@ def check_image(image: np.ndarray) -> tuple[int, int]:
     return h, w
 
 
+MIN_BOX_SIDE_PX = 1.0  # a box narrower or lower than one pixel names no object
+
+
 def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, float, float]:
-    """Require a finite box with w, h > 0 that overlaps the image."""
+    """Require a finite box with w, h >= :data:`MIN_BOX_SIDE_PX` that overlaps the image."""
     try:
         vals = [float(v) for v in box_xywh]  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
@@ -37,8 +40,8 @@ def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, f
     x, y, w, h = vals
     if not all(math.isfinite(v) for v in vals):
         raise InputError(f"box has non-finite values: {vals}")
-    if w <= 0 or h <= 0:
-        raise InputError(f"box width and height must be > 0, got w={w}, h={h}")
+    if not (w >= MIN_BOX_SIDE_PX and h >= MIN_BOX_SIDE_PX):
+        raise InputError(f"box width and height must be >= {MIN_BOX_SIDE_PX:g} px, got w={w}, h={h}")
     if x >= img_w or y >= img_h or x + w <= 0 or y + h <= 0:
         raise InputError(f"box {vals} lies outside the {img_w}x{img_h} image")
     return x, y, w, h
