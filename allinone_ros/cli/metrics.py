@@ -17,6 +17,7 @@ dataset's paper tables use. Every report names it.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -36,6 +37,9 @@ from allinone_ros.evaluation.metrics import (
     ZeroSizePolicy,
     attribute_groups,
     default_conventions,
+)
+from allinone_ros.evaluation.longterm import (
+    LONG_TERM_HEADER, evaluate_long_term, read_frame_report, summarize_long_term,
 )
 from allinone_ros.evaluation.protocols import (
     DATASET_DEFAULT_PROTOCOL,
@@ -172,6 +176,24 @@ def _notes(args: argparse.Namespace, kind: str, protocol: str, conventions: Conv
     return notes
 
 
+def _long_term(trackers: list[TrackerResults], sequences: list[Sequence], out: Path) -> str:
+    """Long-term figures per tracker (evaluation.longterm), written to long_term.md / long_term.json."""
+    rows, payload = [], {}
+    for tracker in trackers:
+        per_seq = []
+        for seq in sequences:
+            report = read_frame_report(tracker.directory, seq.name, tracker.boxes(seq.name))
+            per_seq.append(evaluate_long_term(seq.name, seq.boxes_xywh, report, ~seq.visible))
+        summary = summarize_long_term(per_seq)
+        rows.append([tracker.name, *summary.table_row()])
+        payload[tracker.name] = summary.as_dict()
+    text = ("Long-term (frame 1 excluded; absent = not visible in the ground truth; percentages):\n"
+            + markdown_table(["tracker", *LONG_TERM_HEADER], rows))
+    (out / "long_term.md").write_text(text)
+    (out / "long_term.json").write_text(json.dumps(payload, indent=1) + "\n")
+    return text
+
+
 def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
     protocol = _protocol(args, kind)
@@ -204,6 +226,8 @@ def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
 
     header, rows = summary_table(summaries)
     print(markdown_table(header, rows), end="")
+    long_term = _long_term(trackers, sequences, out)
+    print(long_term, end="")
     for note in notes:
         print(f"  {note}")
     print(f"wrote tables and plots to {out}")

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tracker.geometry import box_iou_xywh
+from .results import CONFIDENCE_SUFFIX, STATE_SUFFIX
 
 THRESHOLDS = np.linspace(0.0, 1.0, 101)  # confidence thresholds for the precision/recall curves
 
@@ -78,6 +79,22 @@ class LongTermSummary:
 
     def as_dict(self) -> dict[str, object]:
         return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in self.__dict__.items()}
+
+    def table_row(self) -> list[str]:
+        """The columns of :data:`LONG_TERM_HEADER`."""
+        def pct(v: float) -> str:
+            return "-" if not math.isfinite(v) else f"{100 * v:.1f}"
+
+        within = self.reacquired_within
+        return [pct(self.f_score), pct(self.tracking_precision), pct(self.tracking_recall), pct(self.absent_precision),
+                pct(self.absent_recall), pct(self.visible_without_box), pct(self.auc_visible), str(self.episodes),
+                pct(within.get(3, math.nan)), pct(within.get(30, math.nan)),
+                "-" if not math.isfinite(self.reacquire_median) else f"{self.reacquire_median:g}",
+                str(self.sequences_with_switch)]
+
+
+LONG_TERM_HEADER = ["F", "Pr", "Re", "absent P", "absent R", "visible w/o box", "AUC visible", "absences",
+                    "re-acq <=3", "re-acq <=30", "re-acq median", "seqs w/ switch"]
 
 
 def _absent_mask(gt_xywh: np.ndarray, absent: np.ndarray | None) -> np.ndarray:
@@ -144,8 +161,10 @@ def _switches(has_box: np.ndarray, visible: np.ndarray, ious: np.ndarray, run: i
 def summarize_long_term(results: list[SequenceLongTerm], within: tuple[int, ...] = (3, 10, 30)) -> LongTermSummary:
     if not results:
         raise ValueError("no sequences to summarise")
-    with np.errstate(invalid="ignore"):
-        precision = np.nanmean(np.stack([r.precision_curve for r in results]), axis=0)  # (T,)
+    curves = np.stack([r.precision_curve for r in results])  # (S, T), NaN where a sequence shows no box
+    shown = np.isfinite(curves)
+    precision = np.where(shown.any(axis=0), np.where(shown, curves, 0.0).sum(axis=0) / np.maximum(shown.sum(axis=0), 1),
+                         np.nan)  # (T,) mean over the sequences that show a box at that threshold
     recall = np.nanmean(np.stack([r.recall_curve for r in results]), axis=0)  # (T,)
     f = np.where(np.isfinite(precision) & (precision + recall > 0),
                  2 * precision * recall / np.where(precision + recall > 0, precision + recall, 1.0), 0.0)
@@ -176,10 +195,6 @@ def false_start_rate(reports: list[FrameReport]) -> float:
     if not reports:
         raise ValueError("no runs given")
     return float(np.mean([bool(np.asarray(r.has_box, dtype=bool).any()) for r in reports]))
-
-
-STATE_SUFFIX = "_state.txt"
-CONFIDENCE_SUFFIX = "_confidence.txt"
 
 
 def write_frame_report(tracker_dir: str | Path, seq_name: str, states: list[str], confidences: np.ndarray) -> None:

@@ -30,6 +30,9 @@ LOGGER = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 RESULT_SUFFIX = ".txt"
 TIME_SUFFIX = "_time.txt"
+STATE_SUFFIX = "_state.txt"  # one target state name per frame (allinone-eval, the target lifecycle)
+CONFIDENCE_SUFFIX = "_confidence.txt"  # one confidence per frame
+_SIDE_FILES = (TIME_SUFFIX, STATE_SUFFIX, CONFIDENCE_SUFFIX)
 _SPLIT_RE = re.compile(r"[,\s]+")
 
 
@@ -150,7 +153,7 @@ class TrackerResults:
         return sorted(
             p.name[: -len(RESULT_SUFFIX)]
             for p in self.directory.glob(f"*{RESULT_SUFFIX}")
-            if p.is_file() and not p.name.endswith(TIME_SUFFIX)
+            if p.is_file() and not p.name.endswith(_SIDE_FILES)
         )
 
     def has(self, seq_name: str) -> bool:
