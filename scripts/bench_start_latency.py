@@ -20,11 +20,9 @@ import numpy as np
 import torch
 
 from allinone_ros.backends.config import BackendConfig
-from allinone_ros.backends.fast_tracker import build_backend_tracker
 from allinone_ros.data.synthetic import SyntheticConfig, plan_sequence
 from allinone_ros.grounding import GrounderConfig, build_grounder
-from allinone_ros.ros.commands import Start, Stop
-from allinone_ros.ros.session import TrackingSession
+from allinone_ros.lifecycle import TargetLifecycle, build_tracker
 from allinone_ros.tracker import TrackerConfig
 
 
@@ -43,7 +41,7 @@ def main() -> int:
     seq = plan_sequence(SyntheticConfig(num_sequences=1, num_frames=max(args.frames, 20), seed=0), 1)
     frames = [seq.render_frame(t) for t in range(args.frames)]
     box = tuple(float(v) for v in seq.boxes_xywh[0])
-    tracker = build_backend_tracker(None, TrackerConfig(device="cpu"), BackendConfig(name="eager"))
+    tracker = build_tracker(None, TrackerConfig(device="cpu"), BackendConfig(name="eager"))
     grounder = build_grounder("", GrounderConfig(device="cpu"))
     assert grounder is not None
     grounder_ms = {}
@@ -51,17 +49,17 @@ def main() -> int:
         t0 = time.perf_counter()
         grounder.ground(frames[0], sentence)
         grounder_ms[label] = ms_since(t0)
-    session = TrackingSession(tracker, grounder=grounder)
-    starts = {"box": Start("", box), "sentence": Start(seq.sentence), "box+sentence": Start(seq.sentence, box)}
+    target = TargetLifecycle(tracker, grounder)
+    starts = {"box": ("", box), "sentence": (seq.sentence, None), "box+sentence": (seq.sentence, box)}
     rows: dict[str, dict[str, list[float]]] = {k: {"start_frame_ms": [], "tracked_frame_ms": []} for k in starts}
     for _ in range(args.rounds):
         for kind, command in starts.items():
-            session.apply(Stop("bench"))
-            session.apply(command)
+            target.stop()
+            target.request(*command)  # the box goes to the next image, as in the node
             latencies = []
             for frame in frames:
                 t0 = time.perf_counter()
-                session.process(frame, 0.3, 5, 0.3, 5)
+                target.process(frame)
                 latencies.append(ms_since(t0))
             rows[kind]["start_frame_ms"].append(latencies[0])
             rows[kind]["tracked_frame_ms"] += latencies[1:]
