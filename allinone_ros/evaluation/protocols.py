@@ -115,6 +115,7 @@ DATASET_DEFAULT_PROTOCOL: dict[str, str] = {
     "otb99_lang": "pytracking",
     "webuav3m": "webuav-mmot",
     "got10k": "got10k",
+    "rosbag2": "pytracking",  # recorded flights: the All-in-One paper's protocol
 }
 
 _NAN21, _NAN51 = np.full(21, np.nan), np.full(51, np.nan)
