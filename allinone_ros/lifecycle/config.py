@@ -19,7 +19,7 @@ class LifecycleConfig:
     lost_patience: int = 1  # frames in a row without the target -> LOST
     recover_threshold: float = 0.4  # confidence a re-acquired candidate needs (tracker or grounder score)
     recover_patience: int = 2  # frames in a row with an accepted, overlapping candidate -> TRACKING
-    recover_needs_grounder: bool = True  # with a grounder, a local re-search candidate needs its agreement
+    recover_needs_grounder: bool = True  # with a grounder, a local candidate away from the prediction needs its agreement
     recover_iou: float = 0.3  # overlap that makes consecutive candidates "the same"
     max_scale_change: float = 1.5  # a box's size may differ from the target's recent size by this factor
     search_growth: float = 1.25  # while LOST the local search region grows by this per frame ...

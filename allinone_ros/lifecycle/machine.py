@@ -23,8 +23,9 @@ position with a region growing by ``search_growth`` per frame; on the first LOST
 ``recover_threshold`` (local search) or ``ground_threshold`` and ``recover_threshold`` (grounder),
 its colours pass the appearance check and its size is within ``max_scale_change`` of the last
 tracked size; among grounded candidates the one most like the template, then nearest to the
-prediction, wins. With a grounder and ``recover_needs_grounder`` a local candidate counts only where
-a grounded candidate agrees (the sentence, not the template, tells look-alikes apart).
+prediction, wins. With a grounder and ``recover_needs_grounder`` a local candidate further than
+``max_jump`` from the predicted position counts only where a grounded candidate agrees (the
+sentence, not the template, tells look-alikes apart).
 ``recover_patience`` consecutive accepted candidates that overlap each other
 (``recover_iou``) bring back TRACKING from the last one. The template is never replaced.
 
@@ -305,7 +306,9 @@ class TargetLifecycle:
             agree = any(box_iou_xywh(g.box_xywh, local.box_xywh) >= iou for g in grounded)
             if agree:
                 return local, 2
-            if self.grounder is None or not self.config.recover_needs_grounder:
+            assert self._motion is not None
+            near = self._motion.distance(local.box_xywh) <= self.config.max_jump  # where the target should be
+            if near or self.grounder is None or not self.config.recover_needs_grounder:
                 return local, 1
         if not grounded:
             return None, 0

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -115,6 +116,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _log_absences(seq: Any, records: dict[int, Any]) -> None:
+    """What the node said while the target was hidden, and how soon it said TRACKING again after."""
+    absent = np.asarray(seq.out_of_view) | np.asarray(seq.full_occlusion)  # (n,)
+    if not absent[1:].any():
+        log.info("[demo] the target is never hidden in this sequence")
+        return
+    seen = [t for t in range(1, len(seq)) if t in records]
+    hidden = [t for t in seen if absent[t]]
+    lost = sum(records[t].state == TrackedTarget.STATE_LOST for t in hidden)
+    log.info(f"[demo] target hidden on {int(absent[1:].sum())} frames: {lost} of the {len(hidden)} processed ones "
+             f"reported LOST")
+    t = 1
+    while t < len(seq):
+        if not absent[t]:
+            t += 1
+            continue
+        start = t
+        while t < len(seq) and absent[t]:
+            t += 1
+        if t >= len(seq):
+            break
+        back = next((k for k in range(t, len(seq)) if k in records
+                     and records[k].state == TrackedTarget.STATE_TRACKING), None)
+        delay = "never" if back is None else f"{back - t} frame(s) later"
+        log.info(f"[demo] hidden on frames {start}-{t - 1}; TRACKING again {delay}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--follow" in argv:  # the closed-loop follow demo (allinone_ros.ros.follow_demo)
@@ -200,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         if ious_a.size:
             log.info(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
                   f"IoU>0.5 {(ious_a > 0.5).mean():.1%}, success AUC {auc:.3f}")
+        _log_absences(seq, op.records)
         tracked = sorted(t for t, r in op.records.items() if r.state == TrackedTarget.STATE_TRACKING)
         if args.sentence_only:
             first = tracked[0] if tracked else None

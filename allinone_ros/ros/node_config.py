@@ -79,7 +79,8 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "Consecutive images with the same accepted candidate needed to leave LOST "
               "(a local candidate the grounder agrees with counts twice).", "live", range=(1, 10000)),
     ParamSpec("recover_needs_grounder", _LC.recover_needs_grounder,
-              "With a grounder, a local re-search candidate re-acquires only where the grounder agrees.", "live"),
+              "With a grounder, a local re-search candidate further than max_jump from the predicted position "
+              "re-acquires only where the grounder agrees.", "live"),
     ParamSpec("ground_threshold", _LC.ground_threshold,
               "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
               "live", range=(0.0, 1.0)),
