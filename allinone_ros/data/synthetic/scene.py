@@ -9,8 +9,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import _SHIFT, _SUB, _SUN_OFFSET, COLOURS_RGB
-from .geometry import _CAR_WINDOWS, UNIT_POLYGONS, _fixed, place_polygon, polygon_box_xywh
+from .config import _SHIFT, _SUB, _SUN_OFFSET, COLOURS_RGB, SyntheticConfig
+from .geometry import (
+    _CAR_WINDOWS, UNIT_POLYGONS, _fixed, _headings, clip_box_to_frame, place_polygon, polygon_box_xywh, smooth_signal,
+)
 
 
 # --------------------------------------------------------------------------- scene plan
@@ -175,3 +177,42 @@ def _target_visible_fraction(
         occ.draw_mask(cover, t, (x1, y1), antialias=False)
     covered = int(np.count_nonzero(target_mask & cover))
     return 1.0 - covered / total
+
+
+def object_motion(
+    rng: np.random.Generator, config: SyntheticConfig, role: str, shape: str, colour: str, start: np.ndarray,
+    d_size: float, cam_shift: np.ndarray,
+) -> SceneObject:  # fmt: skip
+    """A distractor starting at ``start`` (frame 0): its own smooth wander plus the camera's motion."""
+    n, short = config.num_frames, min(config.frame_width, config.frame_height)
+    own = np.stack([smooth_signal(rng, n, (0.2, 1.0)) for _ in range(2)], axis=1)
+    own_amp = rng.uniform(0.0, 0.12, 2) * short if config.target_motion else np.zeros(2)
+    centers = start + own_amp * (own - own[0]) - cam_shift
+    angle0 = rng.uniform(-math.pi, math.pi)
+    d_spin = rng.uniform(-0.03, 0.03)
+    if shape == "car":
+        angles = _headings(centers + cam_shift, angle0)
+    else:
+        angles = angle0 + d_spin * np.arange(n)
+    return SceneObject(role, shape, colour, centers, np.full(n, d_size), angles)
+
+
+def target_flags(
+    target: SceneObject, occluders: tuple[Occluder, ...], width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ground truth from the geometry: (true boxes, written boxes, out_of_view, full_occlusion, visible fraction)."""
+    n = target.centers_xy.shape[0]
+    true_boxes = np.stack([target.box_xywh(t) for t in range(n)])
+    boxes = np.zeros((n, 4))
+    out_of_view = np.zeros(n, dtype=bool)
+    full_occlusion = np.zeros(n, dtype=bool)
+    visible_fraction = np.zeros(n)
+    for t in range(n):
+        clipped = clip_box_to_frame(true_boxes[t], width, height)
+        if clipped[2] < 1.0 or clipped[3] < 1.0:
+            out_of_view[t] = True
+            continue
+        boxes[t] = clipped
+        visible_fraction[t] = _target_visible_fraction(target, occluders, t, width, height)
+        full_occlusion[t] = visible_fraction[t] == 0.0
+    return true_boxes, boxes, out_of_view, full_occlusion, visible_fraction
