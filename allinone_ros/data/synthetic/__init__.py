@@ -37,7 +37,8 @@ from __future__ import annotations
 
 from .background import fractal_noise, make_background
 from .config import (
-    ABSENCE_KINDS, BACKGROUNDS, COLOURS_RGB, DISTRACTOR_KINDS, LOOKALIKE_KINDS, MIN_FRAMES_OCCLUSION, MIN_FRAMES_OUT_OF_VIEW, MIN_TARGET_PX,
+    ABSENCE_KINDS, BACKGROUNDS, COLOURS_RGB, DISTRACTOR_KINDS, LOOKALIKE_KINDS, MIN_FRAMES_OCCLUSION,
+    MIN_FRAMES_OUT_OF_VIEW, MIN_TARGET_PX,
     SCALE_RANGE, SHAPE_RADIUS, SHAPES, SyntheticConfig, sequence_rng, variant_rng,
 )
 from .geometry import (
@@ -49,7 +50,8 @@ from .sentences import describe_object, plain_description
 from .writing import ObjectTrack, PathLike, generate_dataset, scene_objects, write_sequence
 
 __all__ = [
-    "ABSENCE_KINDS", "LOOKALIKE_KINDS", "variant_rng", "BACKGROUNDS", "COLOURS_RGB", "DISTRACTOR_KINDS", "MIN_FRAMES_OCCLUSION", "MIN_FRAMES_OUT_OF_VIEW",
+    "ABSENCE_KINDS", "LOOKALIKE_KINDS", "variant_rng", "BACKGROUNDS", "COLOURS_RGB", "DISTRACTOR_KINDS",
+    "MIN_FRAMES_OCCLUSION", "MIN_FRAMES_OUT_OF_VIEW",
     "MIN_TARGET_PX", "SCALE_RANGE", "SHAPE_RADIUS", "SHAPES", "UNIT_POLYGONS", "ObjectTrack", "Occluder", "PathLike",
     "SceneObject", "SyntheticConfig", "SyntheticSequence", "clip_box_to_frame", "describe_object", "fractal_noise",
     "generate_dataset", "is_out_of_view", "make_background", "place_polygon", "plain_description", "plan_sequence",
