@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_range,
         default=defaults.absence_frames,
         metavar="LO,HI",
-        help="length of the --absence episode in frames, drawn per sequence (default %(default)s)",
+        help="length of the --absence episode in frames, drawn per sequence (default 12,30)",
     )
     p.add_argument(
         "--absence-kinds",
