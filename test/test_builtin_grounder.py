@@ -392,3 +392,73 @@ def test_text_query_positions_make_the_pooling_order_sensitive() -> None:
     with torch.no_grad():
         positional.positions.normal_()
     assert not torch.allclose(positional(tokens, mask), positional(swapped, mask), atol=1e-4)
+
+
+# --------------------------------------------------------------------------- fine-tuning options, negatives
+
+
+def _tiny_experiment(tmp_path: Path, data: Path, extra_optim: str = "") -> Path:
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        "model: {input_width: 64, input_height: 48, num_stages: 2, stem_channels: [8, 16], num_blocks: 1,\n"
+        "        block_dilations: [1], head_channels: 8, num_text_queries: 2, text_hidden: 16}\n"
+        f"data: {{sources: [{{kind: synthetic, root: '{data}'}}], samples_per_epoch: 16, num_workers: 0}}\n"
+        f"optim: {{lr: 3.0e-3, batch_size: 8{extra_optim}}}\n"
+        "schedule: {epochs: 1, lr_drop_epochs: [3]}\n"
+        "run: {seed: 0, device: cpu, threads: 1, progress: false}\n"
+    )
+    return cfg
+
+
+def test_init_from_and_a_frozen_stem(tmp_path: Path) -> None:
+    data = tmp_path / "synthetic"
+    generate_dataset(data, SyntheticConfig(num_sequences=2, num_frames=12, frame_width=128, frame_height=96,
+                                           seed=5, out_of_view_prob=0.0, occlusion_prob=0.0))
+    start = save_grounder(tmp_path / "start.safetensors", tiny_net(seed=4))
+    initial = {k: v.clone() for k, v in load_grounder(start).state_dict().items()}
+    cfg = _tiny_experiment(tmp_path, data, ", freeze_stem: true")
+    trainer = GroundingTrainer(load_grounding_experiment(cfg), tmp_path / "run", init_from=start)
+    for k, v in trainer.net.state_dict().items():
+        assert torch.equal(v, initial[k]), k  # starts from the file's weights
+    trainer.train()
+    after = load_grounder(tmp_path / "run" / "final.safetensors").state_dict()
+    stem = [k for k in after if k.startswith("stem.")]
+    assert any("running_mean" in k for k in stem)
+    assert all(torch.equal(after[k], initial[k]) for k in stem)  # weights and batch-norm statistics kept
+    assert not torch.equal(after["film.0.weight"], initial["film.0.weight"])  # the rest learnt
+
+    with pytest.raises(ConfigError, match="freeze_stem .* needs --init-from"):
+        GroundingTrainer(load_grounding_experiment(cfg), tmp_path / "scratch")
+    other = load_grounding_experiment(cfg, ["model.head_channels=12"])
+    with pytest.raises(ConfigError, match=r"'head_channels': \(12, 8\)"):
+        GroundingTrainer(other, tmp_path / "mismatch", init_from=start)
+
+
+def test_described_absent_sentences_are_negatives_with_a_position_or_relation(tmp_path: Path) -> None:
+    ds, _ = _scene_dataset(tmp_path, absent_object_prob=1.0, absent_sentence_style="described")
+    described = 0
+    for i in range(30):
+        s = ds.sample(0, i)
+        objects = ds.objects(_sequence(ds, s))
+        assert not s["present"] and float(s["box_xywh"].abs().sum()) == 0.0
+        words = s["sentence"].split()
+        look = (words[2], words[1])  # "the <colour> <shape> ..."
+        assert look not in {(o.shape, o.colour) for o in objects}
+        described += len(words) > 3 and "drone" not in words and "ground" not in words
+    assert described >= 15
+
+
+def test_sequences_whose_sentence_names_an_absent_object_train_as_negatives(tmp_path: Path) -> None:
+    from allinone_ros.training.config import DataSource
+    from allinone_ros.training.grounding import FrameDataset, GroundingDataConfig
+
+    root = tmp_path / "absent"
+    generate_dataset(root, SyntheticConfig(num_sequences=3, num_frames=4, seed=9, absent_sentence=True,
+                                           occlusion_prob=0.0, out_of_view_prob=0.0))
+    data = GroundingDataConfig(sources=(DataSource(kind="synthetic", root=str(root)),), first_frame_prob=1.0,
+                               hflip_prob=0.0)
+    ds = FrameDataset.from_config(data, TextGrounderConfig(input_width=320, input_height=192), seed=3)
+    for i in range(6):
+        s = ds.sample(0, i)
+        assert s["frame"] == 0 and s["sentence"] == _sequence(ds, s).sentence
+        assert not s["present"] and float(s["box_xywh"].abs().sum()) == 0.0

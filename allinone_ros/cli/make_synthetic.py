@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.synthetic import SyntheticConfig, generate_dataset
+from ..data.synthetic import ABSENCE_KINDS, LOOKALIKE_KINDS, SyntheticConfig, generate_dataset
 from .common import cli_main
 
 PROG = "allinone-make-synthetic"
@@ -21,6 +21,33 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"size must be WxH integers such as 640x360, got {text!r}") from exc
     return width, height
+
+
+def _names(allowed: tuple[str, ...], what: str):
+    """argparse type: comma-separated names (``-`` or ``_``), each one of ``allowed``."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip().replace("-", "_") for part in text.split(","))
+        unknown = [n for n in names if n not in allowed]
+        if not names or unknown or "" in names:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a comma-separated list of {[a.replace('_', '-') for a in allowed]}, got {text!r}")
+        return names
+
+    return parse
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """Parse ``LO,HI`` (or a single ``N``) frame counts for argparse."""
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected LO,HI frame counts such as 12,30, got {text!r}") from exc
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not 1 <= parts[0] <= parts[1]:
+        raise argparse.ArgumentTypeError(f"expected LO,HI with 1 <= LO <= HI, got {text!r}")
+    return parts[0], parts[1]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +68,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-distractor",
         action="store_true",
         help="always add a distractor of the target's shape in another colour next to the target",
+    )
+    p.add_argument(
+        "--distractor-kinds",
+        type=_names(LOOKALIKE_KINDS, "--distractor-kinds"),
+        default=(),
+        metavar="KIND[,KIND...]",
+        help="add look-alikes next to the target, one kind drawn per sequence: same-shape (target's shape, "
+        "other colour), same-colour (target's colour, other shape), mixed (2-3 of both at once)",
+    )
+    p.add_argument(
+        "--relation-sentence",
+        action="store_true",
+        help="the sentence always relates the target to the object next to it (e.g. 'the red car left of the "
+        "red circle')",
+    )
+    p.add_argument(
+        "--absent-sentence",
+        action="store_true",
+        help="nlp.txt names a colour/shape combination that no object of the scene has (meta.json: "
+        "absent_sentence true, target_sentence the target's own)",
+    )
+    p.add_argument(
+        "--absence",
+        action="store_true",
+        help="one episode in the middle of each sequence where the target is fully occluded or out of view "
+        "(flags in full_occlusion.txt / out_of_view.txt); replaces the random spells",
+    )
+    p.add_argument(
+        "--absence-frames",
+        type=parse_range,
+        default=defaults.absence_frames,
+        metavar="LO,HI",
+        help="length of the --absence episode in frames, drawn per sequence (default 12,30)",
+    )
+    p.add_argument(
+        "--absence-kinds",
+        type=_names(ABSENCE_KINDS, "--absence-kinds"),
+        default=defaults.absence_kinds,
+        metavar="KIND[,KIND...]",
+        help="kinds of --absence episode, one drawn per sequence: occlusion, out-of-view (default: both)",
     )
     p.add_argument("--class-name", default=defaults.class_name, help="LaSOT class directory name")
     p.add_argument("--occlusion-prob", type=float, default=defaults.occlusion_prob, help="per-sequence probability")
@@ -63,6 +130,12 @@ def _run(args: argparse.Namespace) -> int:
         occlusion_prob=args.occlusion_prob,
         out_of_view_prob=args.out_of_view_prob,
         same_shape_distractor=args.with_distractor,
+        lookalike_kinds=args.distractor_kinds,
+        relation_sentence=args.relation_sentence,
+        absent_sentence=args.absent_sentence,
+        absence=args.absence,
+        absence_frames=args.absence_frames,
+        absence_kinds=args.absence_kinds,
     )
     total = config.num_sequences * config.num_frames
     with tqdm(total=total, unit="frame", disable=args.no_progress, desc=PROG) as bar:

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..config_io import ConfigError
+from ..grounding.base import GroundingModelError
 from .output_mode import use_output_umask
 
 
@@ -17,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value (repeatable), e.g. --set optim.lr=1.0e-3")
     p.add_argument("--resume", action="store_true", help="continue from the newest epoch checkpoint in --out")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from the weights of this grounder checkpoint (.safetensors; same network config), "
+                   "e.g. to fine-tune the shipped one; --resume takes precedence once a checkpoint exists")
     args = p.parse_args(argv)
     use_output_umask()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -24,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         exp = load_grounding_experiment(args.config, args.set)
-        summary = GroundingTrainer(exp, args.out, resume=args.resume).train()
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        summary = GroundingTrainer(exp, args.out, resume=args.resume, init_from=args.init_from).train()
+    except (ConfigError, FileNotFoundError, ValueError, GroundingModelError) as exc:
         logging.getLogger("allinone-train-grounder").error("%s", exc)
         return 2
     sys.stdout.write(json.dumps(summary) + "\n")
