@@ -10,7 +10,7 @@ target's shape in another colour next to the target; the tracker was trained on 
 grounder on seeds 1, 2 and 11-14):
 
 * NL-only: the initial box is ignored; the lost-target state machine
-  (:class:`~allinone_ros.tracker.lost.ManagedTracker`) grounds the sentence, tracks, notices loss and
+  (:class:`~allinone_ros.lifecycle.TargetLifecycle`, the node's code) grounds the sentence, tracks, notices loss and
   re-grounds. Reported: the share of sequences whose *first grounded box* overlaps the target with
   IoU > 0.5, the frame it was found on, and success AUC / precision scored as the benchmarks do
   (frame 1 counts with the ground truth, as in every OPE toolkit; frames without a box are empty);
@@ -37,28 +37,19 @@ from allinone_ros.data.sequence import Sequence
 from allinone_ros.evaluation.metrics import evaluate_sequence, preset
 from allinone_ros.evaluation.synthetic_sets import ensure_dataset, run_sequence, score
 from allinone_ros.grounding import GrounderConfig, build_grounder
+from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
+from allinone_ros.lifecycle.offline import run_frames
 from allinone_ros.tracker import TrackerConfig
-from allinone_ros.lifecycle import build_tracker
-from allinone_ros.tracker.lost import LostConfig, ManagedTracker, box_iou
+from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
 
 log = logging.getLogger("eval_grounding")
 
 
-def run_managed(managed: ManagedTracker, seq: Sequence, nl_only: bool) -> tuple[np.ndarray, int | None, np.ndarray | None]:
+def run_managed(managed: TargetLifecycle, seq: Sequence, nl_only: bool) -> tuple[np.ndarray, int | None, np.ndarray | None]:
     """Boxes (zeros where no box), frame of the first grounded box and that box (NL-only)."""
-    boxes = np.zeros((len(seq), 4))
-    first_frame, first_box = None, None
-    for i, path in enumerate(seq.frame_paths):
-        frame = read_frame(path)
-        if i == 0:
-            r = managed.start(frame, seq.sentence, None if nl_only else seq.boxes_xywh[0])
-        else:
-            r = managed.step(frame)
-        if r.box_xywh is not None:
-            boxes[i] = r.box_xywh
-            if first_frame is None:
-                first_frame, first_box = i, r.box_xywh.copy()
-    return boxes, first_frame, first_box
+    run = run_frames(managed, seq.frames(), seq.sentence, None if nl_only else seq.boxes_xywh[0])
+    first = next((i for i, r in enumerate(run.results) if r.box_xywh is not None), None)
+    return run.boxes_xywh(), first, None if first is None else run.results[first].box_xywh
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("allinone_ros.tracker.lost").setLevel(logging.WARNING)
+    logging.getLogger("allinone_ros.lifecycle").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     conventions = preset("pytracking")
     tracker = build_tracker(args.checkpoint, TrackerConfig())
     grounder = build_grounder(args.grounder, GrounderConfig())
-    managed = ManagedTracker(tracker, grounder, LostConfig())
+    managed = TargetLifecycle(tracker, grounder, LifecycleConfig())
     report: dict[str, object] = {"checkpoint": str(args.checkpoint or "default"),
-                                 "grounder": args.grounder or "default", "lost_config": LostConfig().__dict__}
+                                 "grounder": args.grounder or "default", "lifecycle": LifecycleConfig().__dict__}
 
     d_root = args.data_root / f"uav_test_distractor_s{args.distractor_seed}"
     seqs = ensure_dataset(d_root, args.distractor_seed, args.distractor_sequences, args.frames, with_distractor=True)
