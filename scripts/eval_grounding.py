@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from allinone_ros.data.frames import read_frame
 from allinone_ros.data.sequence import Sequence
 from allinone_ros.evaluation.metrics import evaluate_sequence, preset
 from allinone_ros.evaluation.synthetic_sets import ensure_dataset, run_sequence, score
