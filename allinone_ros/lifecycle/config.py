@@ -15,17 +15,19 @@ class LifecycleConfig:
 
     lost_threshold: float = 0.3  # tracker confidence below this: the frame does not show the target
     appearance_threshold: float = 0.5  # colour similarity to the first template below this: not the target; 0 disables
-    max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target
+    max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target ...
+    jump_per_speed: float = 1.0  # ... plus this many times the target's speed (target sizes per frame)
     lost_patience: int = 1  # frames in a row without the target -> LOST
     recover_threshold: float = 0.4  # confidence a re-acquired candidate needs (tracker or grounder score)
     recover_patience: int = 2  # frames in a row with an accepted, overlapping candidate -> TRACKING
-    recover_needs_grounder: bool = True  # with a grounder, a local candidate away from the prediction needs its agreement
+    recover_needs_grounder: bool = False  # with a grounder, a local candidate away from the prediction needs its agreement
     recover_iou: float = 0.3  # overlap that makes consecutive candidates "the same"
     max_scale_change: float = 1.5  # a box's size may differ from the target's recent size by this factor
     search_growth: float = 1.25  # while LOST the local search region grows by this per frame ...
     max_search_factor: float = 8.0  # ... up to this search factor
     reground_every: int = 1  # while LOST, ask the grounder on the 1st LOST frame and every K-th after
-    ground_threshold: float = 0.3  # grounder score a candidate needs to start (and to re-acquire)
+    ground_threshold: float = 0.6  # grounder score a candidate needs to start (and to re-acquire)
+    ground_margin: float = 0.1  # ... and by how much it must beat every other place the grounder scores
     ground_confirm: int = 2  # frames in a row the same grounded candidate is needed to start
     velocity_smoothing: float = 0.5  # weight of the newest displacement in the velocity estimate
     size_smoothing: float = 0.2  # weight of the newest box in the target's recent size
@@ -33,7 +35,7 @@ class LifecycleConfig:
 
     def __post_init__(self) -> None:
         for name in ("lost_threshold", "appearance_threshold", "recover_threshold", "recover_iou",
-                     "ground_threshold", "velocity_smoothing", "size_smoothing"):
+                     "ground_threshold", "ground_margin", "velocity_smoothing", "size_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
                                                and 0.0 <= value <= 1.0):
@@ -48,6 +50,10 @@ class LifecycleConfig:
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
                                                and value >= low) or (low == 0.0 and value == 0.0):
                 raise ValueError(f"{name} must be a finite number {'>' if low == 0.0 else '>='} {low}, got {value!r}")
+        if isinstance(self.jump_per_speed, bool) or not (isinstance(self.jump_per_speed, (int, float))
+                                                          and math.isfinite(self.jump_per_speed)
+                                                          and self.jump_per_speed >= 0):
+            raise ValueError(f"jump_per_speed must be a finite number >= 0, got {self.jump_per_speed!r}")
         bins = self.histogram_bins
         if len(bins) != 3 or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bins):
             raise ValueError(f"histogram_bins must be three integers >= 1 (hue, saturation, value), got {bins!r}")

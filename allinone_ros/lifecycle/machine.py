@@ -29,8 +29,10 @@ sentence, not the template, tells look-alikes apart).
 ``recover_patience`` consecutive accepted candidates that overlap each other
 (``recover_iou``) bring back TRACKING from the last one. The template is never replaced.
 
-Grounding (GROUNDING): the grounder's best candidate scoring ``ground_threshold`` or more on
-``ground_confirm`` consecutive images at overlapping places starts tracking there.
+Grounding (GROUNDING): the grounder's best candidate scoring ``ground_threshold`` or more, and
+``ground_margin`` more than any other place in the image (a look-alike scoring nearly as well
+makes the sentence ambiguous), on ``ground_confirm`` consecutive images at overlapping places
+starts tracking there. The same two rules hold for grounded candidates while LOST.
 """
 from __future__ import annotations
 
@@ -196,6 +198,11 @@ class TargetLifecycle:
     def _looks_right(self, similarity: float | None) -> bool:
         return similarity is None or similarity >= self.config.appearance_threshold
 
+    def _jump_limit(self) -> float:
+        """How far (target sizes) from the prediction the target may be: more when it moves fast."""
+        assert self._motion is not None
+        return self.config.max_jump + self.config.jump_per_speed * self._motion.speed()
+
     def _size_ok(self, box: np.ndarray) -> bool:
         assert self._motion is not None
         return self._motion.scale_ratio(box) <= self.config.max_scale_change
@@ -210,7 +217,7 @@ class TargetLifecycle:
         similarity = self._similarity(image_rgb, box) if box is not None else None
         jump = motion.distance(res.box_xywh)
         present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
-                   and jump <= cfg.max_jump and self._size_ok(res.box_xywh))
+                   and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
         if present:
             assert box is not None
             motion.observe(box)
@@ -255,11 +262,11 @@ class TargetLifecycle:
         base = self.tracker.config.search_factor
         pending = self._recover
         if pending is not None:  # confirm the candidate of the last frame where it is
-            anchor, factor, radius = pending.box_xywh, base, cfg.max_jump
+            anchor, factor, radius = pending.box_xywh, base, self._jump_limit()
         else:  # search around the prediction in a region that grows while the target stays away
             anchor = self._search_box(img_h, img_w)
             factor = min(base * cfg.search_growth ** self._lost_frames, max(cfg.max_search_factor, base))
-            radius = cfg.max_jump * factor / base
+            radius = self._jump_limit() * factor / base
         self.tracker.relocate(anchor)
         res = self.tracker.track(image_rgb, search_factor=factor)
         local = box_inside_image(res.box_xywh, img_h, img_w)
@@ -280,7 +287,10 @@ class TargetLifecycle:
         if best is None or self._recover_count < cfg.recover_patience:
             self.tracker.relocate(best.box_xywh if best is not None else self._search_box(img_h, img_w))
             score = best.score if best is not None else res.confidence
-            return self._result(TargetState.LOST, None, score, (img_h, img_w), timings=res.timings_ms)
+            similarity = best.similarity if best is not None else (
+                self._similarity(image_rgb, local) if local is not None else None)
+            return self._result(TargetState.LOST, None, score, (img_h, img_w), similarity=similarity,
+                                timings=res.timings_ms)
         log.info("target found again at image %d by %s (score %.2f, similarity %s)", self._frame, best.source,
                  best.score, None if best.similarity is None else round(best.similarity, 2))
         self.tracker.relocate(best.box_xywh)
@@ -307,7 +317,7 @@ class TargetLifecycle:
             if agree:
                 return local, 2
             assert self._motion is not None
-            near = self._motion.distance(local.box_xywh) <= self.config.max_jump  # where the target should be
+            near = self._motion.distance(local.box_xywh) <= self._jump_limit()  # where the target should be
             if near or self.grounder is None or not self.config.recover_needs_grounder:
                 return local, 1
         if not grounded:
@@ -324,6 +334,16 @@ class TargetLifecycle:
 
         return max(grounded, key=rank), 1
 
+    def _unambiguous(self, found: list) -> list:
+        """The grounder's candidates that beat every non-overlapping other one by ``ground_margin``
+        (a look-alike scoring nearly as well makes the sentence's object ambiguous: none is taken)."""
+        out = []
+        for c in found:
+            rivals = [o.score for o in found if o is not c and box_iou_xywh(o.box_xywh, c.box_xywh) < 0.1]
+            if not rivals or c.score >= max(rivals) + self.config.ground_margin:
+                out.append(c)
+        return out
+
     def _grounded(self, image_rgb: np.ndarray) -> list[_Candidate]:
         assert self.grounder is not None
         if not self._sentence.strip():  # a language-free track: nothing to ground
@@ -331,7 +351,7 @@ class TargetLifecycle:
         img_h, img_w = image_rgb.shape[:2]
         need = max(self.config.ground_threshold, self.config.recover_threshold)
         out = []
-        for c in self.grounder.ground(image_rgb, self._sentence):
+        for c in self._unambiguous(self.grounder.ground(image_rgb, self._sentence)):
             box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
             if box is None:
                 continue
@@ -348,7 +368,7 @@ class TargetLifecycle:
         found = self.grounder.ground(image_rgb, self._sentence)
         timings = {"ground": (time.perf_counter() - t0) * 1e3}
         best = None
-        for c in found:  # best first
+        for c in self._unambiguous(found):  # best first
             box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
             if box is not None and c.score >= cfg.ground_threshold:
                 best = _Candidate(box, float(c.score), None, "grounder")

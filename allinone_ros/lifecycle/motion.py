@@ -39,6 +39,10 @@ class MotionModel:
         anchor = self.predict(self.frames_since) if anchor_xywh is None else anchor_xywh
         return float(np.linalg.norm(box_centre(box_xywh) - box_centre(anchor))) / self.size
 
+    def speed(self) -> float:
+        """Current speed in target sizes per frame."""
+        return float(np.linalg.norm(self.velocity)) / self.size
+
     def scale_ratio(self, box_xywh: np.ndarray) -> float:
         """How many times larger or smaller than the recent target size ``box_xywh`` is (>= 1)."""
         ratio = box_size(box_xywh) / self.size

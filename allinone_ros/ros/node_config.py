@@ -67,6 +67,10 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "A box centre further than this many target sizes from the predicted centre is not the target "
               "(the search stays where the target should be).",
               "live", range=(0.01, 100.0)),
+    ParamSpec("jump_per_speed", _LC.jump_per_speed,
+              "The allowed distance from the prediction grows by this many times the target's speed (target "
+              "sizes per frame): a fast target may be further from where its motion predicts it.",
+              "live", range=(0.0, 100.0)),
     ParamSpec("max_scale_change", _LC.max_scale_change,
               "A box whose size differs from the target's recent size by more than this factor is not the target.",
               "live", range=(1.0, 100.0)),
@@ -84,6 +88,9 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("ground_threshold", _LC.ground_threshold,
               "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
               "live", range=(0.0, 1.0)),
+    ParamSpec("ground_margin", _LC.ground_margin,
+              "A grounded candidate must beat every other place the grounder scores by this much (else the "
+              "sentence is ambiguous and no candidate is taken).", "live", range=(0.0, 1.0)),
     ParamSpec("ground_confirm", _LC.ground_confirm,
               "Consecutive images the same grounded candidate is needed to start from a sentence alone.",
               "live", range=(1, 10000)),
