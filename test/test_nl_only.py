@@ -12,6 +12,11 @@ from allinone_ros.evaluation.results import read_boxes_file
 from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
 
 
+# the start mechanism, not the shipped grounder's refusal rules (threshold 0.6, margin 0.1), which
+# scripts/eval_lifecycle.py measures on held-out sets
+MECHANISM = ["--lifecycle", "ground_threshold=0.3", "--lifecycle", "ground_margin=0"]
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("nl_synthetic")
@@ -29,7 +34,7 @@ def first_box(boxes):
 def test_eval_nl_mode_grounds_the_named_target_within_two_frames(tmp_path, dataset, capsys):
     out = tmp_path / "eval"
     code = eval_main(["--dataset-root", str(dataset), "--out", str(out), "--mode", "nl", "--threads", "1",
-                      "--no-progress"])
+                      "--no-progress", *MECHANISM])
     assert code == 0, capsys.readouterr().err
     hits = []
     for seq in open_dataset("lasot", dataset):
@@ -51,7 +56,7 @@ def test_track_cli_nl_only_ignores_the_initial_box(tmp_path, dataset, capsys):
     seq_dir = dataset / "uav" / seq.name
     out = tmp_path / "boxes.txt"
     code = track_main(["--sequence", str(seq_dir), "--nl-only", "--init-box", "1,1,5,5", "--output", str(out),
-                       "--threads", "1", "--no-progress"])
+                       "--threads", "1", "--no-progress", *MECHANISM])
     err = capsys.readouterr().err
     assert code == 0, err
     boxes = np.loadtxt(out, delimiter=",")
@@ -61,3 +66,7 @@ def test_track_cli_nl_only_ignores_the_initial_box(tmp_path, dataset, capsys):
     assert "frames per state:" in err and "TRACKING" in err
     assert track_main(["--sequence", str(seq_dir), "--nl-only", "--text", "  ", "--no-progress"]) == 2
     assert "--nl-only needs a sentence" in capsys.readouterr().err
+    assert track_main(["--sequence", str(seq_dir), "--lifecycle", "ground_treshold=0.3", "--no-progress"]) == 2
+    assert "--lifecycle: unknown setting 'ground_treshold'" in capsys.readouterr().err
+    assert track_main(["--sequence", str(seq_dir), "--lifecycle", "ground_threshold=2", "--no-progress"]) == 2
+    assert "ground_threshold must be a number in [0, 1], got 2" in capsys.readouterr().err

@@ -38,7 +38,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
     # default model and grounder; reliable transport: 640x360 frames are large for best-effort UDP
     # presence checks off: this test is about the start from the sentence, not the loss rules
     proc = NodeProcess(module_command(), {"cpu_threads": 1, "qos_reliability": "reliable", "lost_threshold": 0.0,
-                                          "appearance_threshold": 0.0, "max_jump": 100.0, "max_scale_change": 100.0},
+                                          "appearance_threshold": 0.0, "max_jump": 100.0, "max_scale_change": 100.0,
+                                          "ground_threshold": 0.3, "ground_margin": 0.0},
                        domain, work)
     peer = None
     try:

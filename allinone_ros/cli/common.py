@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -107,3 +108,31 @@ def run_cli(prog: str, body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def add_lifecycle_argument(p: argparse.ArgumentParser) -> None:
+    """``--lifecycle KEY=VALUE`` (repeatable): override a :class:`~allinone_ros.lifecycle.LifecycleConfig` setting."""
+    p.add_argument("--lifecycle", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a target-lifecycle setting (as the node's parameters of the same names, e.g. "
+                        "ground_threshold=0.4); repeatable; defaults as in config/tracker.yaml")
+
+
+def lifecycle_config(args: argparse.Namespace) -> Any:
+    """The :class:`LifecycleConfig` of ``--lifecycle`` overrides (values read as YAML scalars); ValueError names the bad one."""
+    import yaml
+
+    from ..config_io import ConfigError, from_dict, to_dict
+    from ..lifecycle import LifecycleConfig
+
+    values = to_dict(LifecycleConfig())
+    for item in args.lifecycle:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--lifecycle wants KEY=VALUE, got {item!r}")
+        if key.strip() not in values:
+            raise ValueError(f"--lifecycle: unknown setting {key.strip()!r}; known: {', '.join(sorted(values))}")
+        values[key.strip()] = yaml.safe_load(text)
+    try:
+        return from_dict(LifecycleConfig, values, where="--lifecycle")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc

@@ -14,7 +14,7 @@ from ..evaluation.runner import MODES, EvalJob, run_evaluation
 from ..tracker import TrackerConfig
 from ..evaluation.protocols import DATASET_DEFAULT_PROTOCOL, PROTOCOLS
 from . import metrics as metrics_cli
-from .common import add_backend_arguments, backend_config, cli_main
+from .common import add_backend_arguments, add_lifecycle_argument, backend_config, cli_main, lifecycle_config
 
 PROG = "allinone-eval"
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="torch and onnxruntime threads per worker (0 = cores / workers)")
     add_backend_arguments(p)
+    add_lifecycle_argument(p)
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling (trusted files only)")
     p.add_argument("--no-metrics", action="store_true", help="only write result files, do not score")
     p.add_argument("--protocol", choices=list(PROTOCOLS),
@@ -82,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
                   tracker=TrackerConfig(device=args.device), backend=backend_config(args, threads), mode=args.mode,
                   threads=threads, trust_checkpoint=args.trust_checkpoint, grounder=args.grounder,
-                  plain=args.plain)
+                  plain=args.plain, lifecycle=lifecycle_config(args))
     name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")
     result_dir = args.out / name
     with tqdm(total=len(sequences), unit="seq", disable=args.no_progress, file=sys.stderr) as bar:

@@ -23,11 +23,14 @@ from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
 from ..backends.fast_tracker import describe_tracker
 from ..grounding import GrounderConfig, build_grounder
-from ..lifecycle import LifecycleConfig, TargetLifecycle, TargetResult, TargetState, build_tracker
+from ..lifecycle import TargetLifecycle, TargetResult, TargetState, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
 from ..tracker import TrackerConfig
 from ..visualize import VideoSink, draw_box
-from .common import TRUST_CHECKPOINT_HELP, add_backend_arguments, backend_config, cli_main, parse_box, set_threads
+from .common import (
+    TRUST_CHECKPOINT_HELP, add_backend_arguments, add_lifecycle_argument, backend_config, cli_main, lifecycle_config,
+    parse_box, set_threads,
+)
 
 log = logging.getLogger("allinone-track")
 PROG = "allinone-track"
@@ -56,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads for torch and onnxruntime (0 = their defaults)")
     add_backend_arguments(p)
+    add_lifecycle_argument(p)
     p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--nl-only", action="store_true",
@@ -146,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         grounder = build_grounder(args.grounder, GrounderConfig(device=args.device))
         if args.nl_only and grounder is None:
             raise ValueError("--nl-only needs a grounder; --grounder none was given")
-        runner = TargetLifecycle(tracker, grounder, LifecycleConfig())
+        runner = TargetLifecycle(tracker, grounder, lifecycle_config(args))
     sink = VideoSink(args.save_video) if args.save_video else None
     states: Counter[str] = Counter()
     size: list[tuple[int, int]] = []
