@@ -46,7 +46,7 @@ import numpy as np
 from ..grounding.base import Grounder
 from ..tracker import InputError, Tracker
 from ..tracker.geometry import box_inside_image, box_iou_xywh
-from ..tracker.preprocess import MIN_BOX_SIDE_PX, check_box, check_image
+from ..tracker.preprocess import check_box, check_box_values, check_image
 from .appearance import appearance_histogram, histogram_similarity
 from .config import LifecycleConfig
 from .motion import MotionModel
@@ -112,7 +112,7 @@ class TargetLifecycle:
         if not sentence and self._state is TargetState.WAITING_FOR_BOX:
             sentence = self._sentence
         if image_rgb is None:
-            vals = _box_values(box_xywh)  # validated again against the image it is applied to
+            vals = check_box_values(box_xywh)  # validated again against the image it is applied to
             self._pending_start = (sentence, vals)
             return None
         box = self._checked_box(image_rgb, box_xywh)
@@ -278,13 +278,7 @@ class TargetLifecycle:
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
             grounded = self._grounded(image_rgb)
         best, votes = self._pick(local_cand, grounded, pending)
-        if best is None:
-            self._recover, self._recover_count = None, 0
-        elif pending is not None and box_iou_xywh(best.box_xywh, pending.box_xywh) >= cfg.recover_iou:
-            self._recover, self._recover_count = best, self._recover_count + votes
-        else:
-            self._recover, self._recover_count = best, votes
-        if best is None or self._recover_count < cfg.recover_patience:
+        if best is None or self._tally(best, votes) < cfg.recover_patience:
             self.tracker.relocate(best.box_xywh if best is not None else self._search_box(img_h, img_w))
             score = best.score if best is not None else res.confidence
             similarity = best.similarity if best is not None else (
@@ -351,13 +345,19 @@ class TargetLifecycle:
         img_h, img_w = image_rgb.shape[:2]
         need = max(self.config.ground_threshold, self.config.recover_threshold)
         out = []
-        for c in self._unambiguous(self.grounder.ground(image_rgb, self._sentence)):
-            box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
-            if box is None:
-                continue
-            cand = _Candidate(box, float(c.score), self._similarity(image_rgb, box), "grounder")
+        for box, score in self._placed(self.grounder.ground(image_rgb, self._sentence), img_h, img_w):
+            cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder")
             if self._accepts(cand, need):
                 out.append(cand)
+        return out
+
+    def _placed(self, found: list, img_h: int, img_w: int) -> list[tuple[np.ndarray, float]]:
+        """The unambiguous grounded candidates (best first) as (box cut to the image, score); none outside it."""
+        out = []
+        for c in self._unambiguous(found):
+            box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
+            if box is not None:
+                out.append((box, float(c.score)))
         return out
 
     def _step_grounding(self, image_rgb: np.ndarray) -> TargetResult:
@@ -367,26 +367,28 @@ class TargetLifecycle:
         t0 = time.perf_counter()
         found = self.grounder.ground(image_rgb, self._sentence)
         timings = {"ground": (time.perf_counter() - t0) * 1e3}
-        best = None
-        for c in self._unambiguous(found):  # best first
-            box = box_inside_image(np.asarray(c.box_xywh, dtype=np.float64), img_h, img_w)
-            if box is not None and c.score >= cfg.ground_threshold:
-                best = _Candidate(box, float(c.score), None, "grounder")
-                break
+        best = next((_Candidate(box, score, None, "grounder") for box, score in self._placed(found, img_h, img_w)
+                     if score >= cfg.ground_threshold), None)
         if best is None:
-            self._recover, self._recover_count = None, 0
+            self._tally(None, 0)
             top = float(found[0].score) if found else 0.0
             return self._result(TargetState.GROUNDING, None, top, (img_h, img_w), timings=timings)
-        if self._recover is not None and box_iou_xywh(best.box_xywh, self._recover.box_xywh) >= cfg.recover_iou:
-            self._recover_count += 1
-        else:
-            self._recover_count = 1
-        self._recover = best
-        if self._recover_count < cfg.ground_confirm:
+        if self._tally(best, 1) < cfg.ground_confirm:
             return self._result(TargetState.GROUNDING, None, best.score, (img_h, img_w), timings=timings)
         log.info("grounded %r at %s (score %.2f)", self._sentence, np.round(best.box_xywh, 1).tolist(), best.score)
-        result = self._begin(image_rgb, best.box_xywh, best.score, "grounder")
-        return result
+        return self._begin(image_rgb, best.box_xywh, best.score, "grounder")
+
+    def _tally(self, best: _Candidate | None, votes: int) -> int:
+        """Count ``votes`` for ``best`` when it overlaps the candidate of the last image, else start again
+        from it (None: forget it); returns the count (GROUNDING's confirmation, LOST's re-acquisition)."""
+        last = self._recover
+        if best is None:
+            self._recover, self._recover_count = None, 0
+        elif last is not None and box_iou_xywh(best.box_xywh, last.box_xywh) >= self.config.recover_iou:
+            self._recover, self._recover_count = best, self._recover_count + votes
+        else:
+            self._recover, self._recover_count = best, votes
+        return self._recover_count
 
     # -- results ------------------------------------------------------------------------------
     def _result(self, state: TargetState, box: np.ndarray | None, confidence: float, size: tuple[int, ...],
@@ -398,16 +400,3 @@ class TargetLifecycle:
             frame_index=self._frame, last_box_xywh=None if self._last_box is None else self._last_box.copy(),
             started=started, source=source, similarity=similarity, timings_ms=dict(timings or {}),
         )
-
-
-def _box_values(box_xywh: object) -> tuple[float, float, float, float]:
-    """Four finite numbers with w, h > 0 (the check against the image comes when the box is applied)."""
-    try:
-        vals = [float(v) for v in box_xywh]  # type: ignore[union-attr]
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"box must be 4 numbers x,y,w,h, got {box_xywh!r}") from exc
-    if len(vals) != 4 or not all(np.isfinite(vals)):
-        raise InputError(f"box must be 4 finite numbers x,y,w,h, got {vals}")
-    if vals[2] < MIN_BOX_SIDE_PX or vals[3] < MIN_BOX_SIDE_PX:
-        raise InputError(f"box width and height must be >= {MIN_BOX_SIDE_PX:g} px, got w={vals[2]}, h={vals[3]}")
-    return vals[0], vals[1], vals[2], vals[3]

@@ -29,8 +29,8 @@ def check_image(image: np.ndarray) -> tuple[int, int]:
 MIN_BOX_SIDE_PX = 1.0  # a box narrower or lower than one pixel names no object
 
 
-def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, float, float]:
-    """Require a finite box with w, h >= :data:`MIN_BOX_SIDE_PX` that overlaps the image."""
+def check_box_values(box_xywh: object) -> tuple[float, float, float, float]:
+    """Require four finite numbers x, y, w, h with w, h >= :data:`MIN_BOX_SIDE_PX` (no image needed)."""
     try:
         vals = [float(v) for v in box_xywh]  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
@@ -42,8 +42,14 @@ def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, f
         raise InputError(f"box has non-finite values: {vals}")
     if not (w >= MIN_BOX_SIDE_PX and h >= MIN_BOX_SIDE_PX):
         raise InputError(f"box width and height must be >= {MIN_BOX_SIDE_PX:g} px, got w={w}, h={h}")
+    return x, y, w, h
+
+
+def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, float, float]:
+    """:func:`check_box_values`, and the box must overlap the ``img_w`` x ``img_h`` image."""
+    x, y, w, h = check_box_values(box_xywh)
     if x >= img_w or y >= img_h or x + w <= 0 or y + h <= 0:
-        raise InputError(f"box {vals} lies outside the {img_w}x{img_h} image")
+        raise InputError(f"box {[x, y, w, h]} lies outside the {img_w}x{img_h} image")
     return x, y, w, h
 
 
