@@ -35,6 +35,7 @@ import numpy as np
 
 from .frames import FrameReadError
 from .image_msg import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb
+from ..tracker.geometry import centre_offset
 from .sequence import DatasetLayoutError, Sequence, read_boxes_xywh, valid_box_mask
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -234,14 +235,6 @@ def package_typestore() -> Any:
             return store
     raise BagError(f"the package's message definitions ({', '.join(PACKAGE_MESSAGES)}.msg) were not found in "
                    f"{[str(d) for d in message_definition_dirs()]}")
-
-
-def centre_offset(box_xywh: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float]:
-    """Box centre relative to the image centre in [-1, 1] (+x right, +y down), as TrackedTarget defines it."""
-    x, y, w, h = box_xywh
-    ox = (x + w / 2.0 - width / 2.0) / (width / 2.0)
-    oy = (y + h / 2.0 - height / 2.0) / (height / 2.0)
-    return float(np.clip(ox, -1.0, 1.0)), float(np.clip(oy, -1.0, 1.0))
 
 
 def _target_message(store: Any, record: TargetRecord) -> Any:

@@ -42,12 +42,3 @@ class TargetResult:
     @property
     def has_box(self) -> bool:
         return self.box_xywh is not None
-
-
-def centre_offset(box_xywh: np.ndarray | tuple[float, ...], width: int, height: int) -> tuple[float, float]:
-    """Box centre relative to the image centre, in [-1, 1] (+x right, +y down; clipped to [-1, 1])."""
-    x, y, w, h = (float(v) for v in box_xywh)
-    half_w, half_h = width / 2.0, height / 2.0
-    ox = (x + w / 2.0 - half_w) / half_w
-    oy = (y + h / 2.0 - half_h) / half_h
-    return float(np.clip(ox, -1.0, 1.0)), float(np.clip(oy, -1.0, 1.0))

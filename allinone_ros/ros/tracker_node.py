@@ -93,7 +93,7 @@ from ..backends.fast_tracker import describe_tracker, make_tracker
 from ..checkpoint import CheckpointError, load_model
 from ..grounding import GrounderConfig, GroundingModelError, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState
-from ..lifecycle.states import centre_offset
+from ..tracker.geometry import centre_offset
 from ..tracker import InputError, Tracker
 from .annotate import annotate
 from .commands import Command, CommandError, Start, Stop, parse_command_text, parse_track_request

@@ -127,3 +127,13 @@ def box_iou_xywh(a_xywh: np.ndarray, b_xywh: np.ndarray) -> float:
     inter = iw * ih
     union = max(aw, 0.0) * max(ah, 0.0) + max(bw, 0.0) * max(bh, 0.0) - inter
     return inter / union if union > 0 else 0.0
+
+
+def centre_offset(box_xywh: object, width: int, height: int) -> tuple[float, float]:
+    """Box centre relative to the image centre, in [-1, 1] (+x right, +y down; clipped), as
+    ``TrackedTarget.offset_x`` / ``offset_y`` define it."""
+    x, y, w, h = (float(v) for v in box_xywh)  # type: ignore[attr-defined]
+    half_w, half_h = width / 2.0, height / 2.0
+    ox = (x + w / 2.0 - half_w) / half_w
+    oy = (y + h / 2.0 - half_h) / half_h
+    return float(np.clip(ox, -1.0, 1.0)), float(np.clip(oy, -1.0, 1.0))
