@@ -71,6 +71,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import rclpy
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray
@@ -354,8 +355,6 @@ class TrackerNode(LifecycleNode):
                 else f"{settings.grounder or 'built-in (default)'} ({type(grounder).__name__})")
         self.get_logger().info(f"grounder: {what}")
         if grounder is not None:  # the first call pays one-time set-up: not on the operator's first sentence
-            import numpy as np
-
             t0 = time.perf_counter()
             grounder.ground(np.zeros((64, 64, 3), dtype=np.uint8), "warm up")
             self.get_logger().info(f"grounder warmed up in {(time.perf_counter() - t0) * 1e3:.0f} ms")
