@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from ..data.synthetic import SyntheticConfig, plan_sequence
 from ..evaluation.metrics import iou_xywh
 from ..visualize import VideoSink, draw_box
 from .image_conversion import rgb_to_image_msg
+from .processes import interrupt
 
 log = logging.getLogger("allinone-demo")
 
@@ -240,12 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sink.close()
         rclpy.try_shutdown()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        interrupt(proc)
 
 
 if __name__ == "__main__":

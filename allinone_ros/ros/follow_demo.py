@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from rclpy.parameter import Parameter
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..backends.config import BACKENDS, PRECISIONS
+from .processes import interrupt
 from ..data.synthetic import clip_box_to_frame
 from .drone_sim_node import DroneSimNode, SimFrame
 from ..simulation.report import STATE_NAMES, FollowRow, annotate_follow_frame, follow_summary, write_follow_plot
@@ -229,12 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         rclpy.try_shutdown()
         for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            interrupt(proc)
 
 
 if __name__ == "__main__":
