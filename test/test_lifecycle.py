@@ -180,3 +180,20 @@ def test_config_from_yaml_mapping_refuses_unknown_keys() -> None:
     assert from_dict(LifecycleConfig, {"reground_every": 2, "histogram_bins": [8, 4, 4]}).histogram_bins == (8, 4, 4)
     with pytest.raises(ConfigError):
         from_dict(LifecycleConfig, {"patience": 2})
+
+
+def test_a_fast_target_is_found_again_although_consecutive_boxes_do_not_overlap(tracker) -> None:
+    # 20 px per frame with a 26 px square: boxes one frame apart overlap by IoU 0.13 (< recover_iou 0.3),
+    # so only "within the distance the target may move" confirms the re-found candidate.
+    gone, back, n, speed, size = 5, 9, 15, 20.0, 26
+    frames, truth = scene(n, hidden=range(gone, back), start=(4.0, 100.0), velocity=(speed, 0.0), size=size)
+    shift_iou = box_iou_xywh(np.array([0.0, 0.0, size, size]), np.array([speed, 0.0, size, size]))
+    assert shift_iou < LifecycleConfig().recover_iou
+    run = run_frames(TargetLifecycle(tracker, None), frames, "the red square", truth[0])
+    states = [r.state for r in run.results]
+    assert TargetState.LOST in states[gone:back]
+    found = next(t for t in range(back, n) if states[t] == TargetState.TRACKING)
+    assert found - back <= LifecycleConfig().recover_patience
+    # and it keeps the target afterwards
+    for t in range(found, n):
+        assert states[t] == TargetState.TRACKING and box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5, t

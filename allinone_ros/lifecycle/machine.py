@@ -26,8 +26,10 @@ tracked size; among grounded candidates the one most like the template, then nea
 prediction, wins. With a grounder and ``recover_needs_grounder`` a local candidate further than
 ``max_jump`` from the predicted position counts only where a grounded candidate agrees (the
 sentence, not the template, tells look-alikes apart).
-``recover_patience`` consecutive accepted candidates that overlap each other
-(``recover_iou``) bring back TRACKING from the last one. The template is never replaced.
+``recover_patience`` consecutive accepted candidates at the same place (overlapping by
+``recover_iou``, or within the distance the target may move between them: a fast target leaves no
+overlap) bring back TRACKING from the last one, moving as the candidates moved. The template is
+never replaced.
 
 Grounding (GROUNDING): the grounder's best candidate scoring ``ground_threshold`` or more, and
 ``ground_margin`` more than any other place in the image (a look-alike scoring nearly as well
@@ -49,7 +51,7 @@ from ..tracker.geometry import box_inside_image, box_iou_xywh
 from ..tracker.preprocess import check_box, check_box_values, check_image
 from .appearance import appearance_histogram, histogram_similarity
 from .config import LifecycleConfig
-from .motion import MotionModel
+from .motion import MotionModel, box_centre
 from .states import TargetResult, TargetState
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class _Candidate:
     score: float
     similarity: float | None
     source: str  # "local_search" | "grounder"
+    frame: int = -1  # the image it was found on
 
 
 class TargetLifecycle:
@@ -272,7 +275,7 @@ class TargetLifecycle:
         local = box_inside_image(res.box_xywh, img_h, img_w)
         local_cand = None
         if local is not None and motion.distance(local, anchor) <= radius:
-            cand = _Candidate(local, res.confidence, self._similarity(image_rgb, local), "local_search")
+            cand = _Candidate(local, res.confidence, self._similarity(image_rgb, local), "local_search", self._frame)
             local_cand = cand if self._accepts(cand, cfg.recover_threshold) else None
         grounded: list[_Candidate] = []
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
@@ -288,11 +291,28 @@ class TargetLifecycle:
         log.info("target found again at image %d by %s (score %.2f, similarity %s)", self._frame, best.source,
                  best.score, None if best.similarity is None else round(best.similarity, 2))
         self.tracker.relocate(best.box_xywh)
-        motion.restart(best.box_xywh)
+        moving = pending is not None and self._same_place(best, pending)
+        motion.restart(best.box_xywh, self._recover_velocity(best, pending) if moving else None)
         self._state, self._misses, self._last_box = TargetState.TRACKING, 0, best.box_xywh.copy()
         self._recover, self._recover_count = None, 0
         return self._result(TargetState.TRACKING, best.box_xywh, best.score, (img_h, img_w), source=best.source,
                             similarity=best.similarity, timings=res.timings_ms)
+
+    @staticmethod
+    def _recover_velocity(best: _Candidate, previous: _Candidate | None) -> np.ndarray | None:
+        """Velocity (px per image) from the confirming candidate to the accepted one, if both are known."""
+        if previous is None or not 0 <= previous.frame < best.frame:
+            return None
+        return (box_centre(best.box_xywh) - box_centre(previous.box_xywh)) / (best.frame - previous.frame)  # (2,)
+
+    def _same_place(self, best: _Candidate, last: _Candidate) -> bool:
+        """Is ``best`` the object ``last`` was: overlapping it, or (LOST) within the distance the target
+        may move since then (a fast target leaves no overlap between consecutive images)."""
+        if box_iou_xywh(best.box_xywh, last.box_xywh) >= self.config.recover_iou:
+            return True
+        if self._state is not TargetState.LOST or self._motion is None:
+            return False
+        return self._motion.distance(best.box_xywh, last.box_xywh) <= self._jump_limit()
 
     def _accepts(self, cand: _Candidate, threshold: float) -> bool:
         return cand.score >= threshold and self._looks_right(cand.similarity) and self._size_ok(cand.box_xywh)
@@ -317,7 +337,7 @@ class TargetLifecycle:
         if not grounded:
             return None, 0
         if pending is not None:
-            same = [g for g in grounded if box_iou_xywh(g.box_xywh, pending.box_xywh) >= iou]
+            same = [g for g in grounded if self._same_place(g, pending)]
             if same:
                 return max(same, key=lambda g: g.score), 1
         assert self._motion is not None
@@ -346,7 +366,7 @@ class TargetLifecycle:
         need = max(self.config.ground_threshold, self.config.recover_threshold)
         out = []
         for box, score in self._placed(self.grounder.ground(image_rgb, self._sentence), img_h, img_w):
-            cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder")
+            cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
             if self._accepts(cand, need):
                 out.append(cand)
         return out
@@ -384,7 +404,7 @@ class TargetLifecycle:
         last = self._recover
         if best is None:
             self._recover, self._recover_count = None, 0
-        elif last is not None and box_iou_xywh(best.box_xywh, last.box_xywh) >= self.config.recover_iou:
+        elif last is not None and self._same_place(best, last):
             self._recover, self._recover_count = best, self._recover_count + votes
         else:
             self._recover, self._recover_count = best, votes
