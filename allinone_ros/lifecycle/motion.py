@@ -60,8 +60,10 @@ class MotionModel:
         self.frames_since += 1
 
     def restart(self, box_xywh: np.ndarray, velocity: np.ndarray | None = None) -> None:
-        """Start again from ``box_xywh`` (found again), moving at ``velocity`` px per frame if known."""
+        """Start again from ``box_xywh`` (found again), moving at ``velocity`` px per frame when known,
+        else as it moved before it was lost."""
         self.box_xywh = np.asarray(box_xywh, dtype=np.float64).copy()
-        self.velocity = np.zeros(2) if velocity is None else np.asarray(velocity, dtype=np.float64).copy()  # (2,)
+        if velocity is not None:
+            self.velocity = np.asarray(velocity, dtype=np.float64).copy()  # (2,)
         self.size = box_size(self.box_xywh)
         self.frames_since = 0
