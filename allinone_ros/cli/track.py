@@ -21,7 +21,7 @@ from ..data.bag import STORAGES, BagFrame, TargetRecord, bag_image_topics, count
     write_target_bag
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
-from ..backends.fast_tracker import describe_tracker
+from ..backends.backend_tracker import describe_tracker
 from ..grounding import GrounderConfig, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
