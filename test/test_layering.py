@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,17 @@ def test_the_package_imports_only_downwards() -> None:
 def test_every_unit_of_the_package_is_placed() -> None:
     units = {_unit(p.relative_to(PKG)) for p in PKG.rglob("*.py")}
     assert units - set(LAYER_OF) == set()
+
+
+def test_ops_needs_only_the_standard_library_numpy_torch_and_opencv() -> None:
+    allowed = set(sys.stdlib_module_names) | {"numpy", "torch", "cv2"}
+    outside = []
+    for path in sorted((PKG / "ops").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            outside += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in allowed]
+    assert outside == []
 
 
 @pytest.fixture()
