@@ -5,7 +5,7 @@ Runs the node's own pipeline pieces in-process, N iterations each, on real ROS m
 
   take            rclpy deserialising a sensor_msgs/Image (what the executor does per frame)
   decode          image_msg_to_rgb (bgr8 camera frame -> RGB array)
-  crop_normalise  the tracker's search crop (crop_square, factor 4, 256 px) + normalize_patch
+  crop_normalise  the tracker's search crop (crop_square, factor 4, 256 px) + image_to_tensor
   publish_target  building the TrackedTarget (target_message) and publishing it to a subscriber
   total           the four above, timed together per iteration
   jpeg_decode     compressed_msg_to_rgb on a JPEG CompressedImage (compressed_input instead of decode)
@@ -91,8 +91,8 @@ def main() -> int:
     from allinone_ros.ros.image_conversion import compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
     from allinone_ros.lifecycle import TargetResult, TargetState
     from allinone_ros.ros.tracker_node import target_message
-    from allinone_ros.tracker.geometry import crop_square
-    from allinone_ros.tracker.preprocess import normalize_patch
+    from allinone_ros.ops.crop import crop_square
+    from allinone_ros.ops.normalize import image_to_tensor
 
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
@@ -131,7 +131,7 @@ def main() -> int:
 
             def crop_normalise(image: np.ndarray = rgb) -> Any:
                 patch, _ = crop_square(image, box, SEARCH_FACTOR, SEARCH_SIZE)
-                return normalize_patch(patch, device)
+                return image_to_tensor(patch, device)[None]
 
             def publish_target(header: Any = msg.header) -> None:
                 target_pub.publish(target_message(header, result, 12.5, 3))

@@ -44,6 +44,7 @@ from allinone_ros.data.frames import read_frame
 from allinone_ros.data.sequence import read_sequence_dir
 from allinone_ros.data.synthetic import SyntheticConfig, generate_dataset
 from allinone_ros.grounding import GrounderConfig, build_grounder
+from allinone_ros.ops.iou import box_iou_xywh
 
 log = logging.getLogger("eval_grounder")
 
@@ -59,13 +60,6 @@ KINDS: dict[str, tuple[int, dict]] = {
 }
 NAMED = ("same_colour", "same_shape", "mixed", "relations")
 SWEEP = tuple(round(t, 2) for t in np.arange(0.1, 0.951, 0.05))
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - iw * ih
-    return float(iw * ih / union) if union > 0 else 0.0
 
 
 def ensure_set(root: Path, kind: str, seed_base: int, sequences: int, frames: int) -> list[Path]:
@@ -90,7 +84,7 @@ def top_per_frame(grounder, seq_dir: Path, frames: int) -> list[tuple[float, flo
         if not cands:
             out.append((0.0, 0.0))
             continue
-        on = iou(cands[0].box_xywh, seq.boxes_xywh[t]) if seq.visible[t] else 0.0
+        on = box_iou_xywh(cands[0].box_xywh, seq.boxes_xywh[t]) if seq.visible[t] else 0.0
         out.append((float(cands[0].score), on))
     return out
 

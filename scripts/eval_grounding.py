@@ -39,7 +39,7 @@ from allinone_ros.grounding import GrounderConfig, build_grounder
 from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
 from allinone_ros.lifecycle.offline import run_frames
 from allinone_ros.tracker import TrackerConfig
-from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
+from allinone_ros.ops.iou import box_iou_xywh as box_iou
 
 log = logging.getLogger("eval_grounding")
 

@@ -41,7 +41,7 @@ from allinone_ros.evaluation.metrics import evaluate_sequence, preset, summarize
 from allinone_ros.grounding import build_grounder
 from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
 from allinone_ros.lifecycle.offline import OfflineRun, PlainTracker, run_frames
-from allinone_ros.tracker.geometry import box_iou_xywh
+from allinone_ros.ops.iou import box_iou_xywh
 
 log = logging.getLogger("eval_lifecycle")
 

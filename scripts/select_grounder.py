@@ -31,7 +31,7 @@ from allinone_ros.evaluation.synthetic_sets import ensure_dataset
 from allinone_ros.grounding import GrounderConfig
 from allinone_ros.grounding.builtin import BuiltinGrounder, save_grounder
 from allinone_ros.grounding.net import TextGrounderNet, TokenEncoder
-from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
+from allinone_ros.ops.iou import box_iou_xywh as box_iou
 from allinone_ros.training.grounding import load_grounding_experiment
 
 log = logging.getLogger("select_grounder")

@@ -1,17 +1,10 @@
 """allinone-bench: JSON + markdown with speed ratio and box agreement against eager fp32."""
 import json
 
-import numpy as np
 import pytest
 
-from allinone_ros.backends.bench import BenchConfig, iou_xywh, synthetic_sequence
+from allinone_ros.backends.bench import BenchConfig, synthetic_sequence
 from allinone_ros.cli.bench import main
-
-
-def test_iou_of_known_boxes():
-    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]], dtype=float)
-    b = np.array([[0, 0, 10, 10], [5, 0, 10, 10], [20, 20, 5, 5]], dtype=float)
-    np.testing.assert_allclose(iou_xywh(a, b), [1.0, 50 / 150, 0.0])
 
 
 def test_synthetic_sequence_moves_a_target_inside_the_frame():

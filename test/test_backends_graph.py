@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from allinone_ros.backends import InferenceGraph
-from allinone_ros.backends.graph import TRAINING_ONLY_MODULES
 from allinone_ros.model import ModelConfig, build_model, tiny_config
 from backend_helpers import graph_inputs
 
@@ -67,7 +66,8 @@ def test_graph_holds_only_inference_weights():
     graph = InferenceGraph(model)
     keys = set(graph.state_dict())
     model_keys = set(model.state_dict())
-    dropped_prefixes = tuple(f"backbone.{m}." for m in TRAINING_ONLY_MODULES) + ("language_embeddings.",)
+    training_only = ("language_xz_proj", "vision_x_proj", "vision_z_proj", "language_proj")
+    dropped_prefixes = tuple(f"backbone.{m}." for m in training_only) + ("language_embeddings.",)
     unused = {"backbone.cls_token", "backbone.pos_embed"}
     expected = {k for k in model_keys if not k.startswith(dropped_prefixes)} - unused
     assert keys == expected

@@ -5,13 +5,15 @@ import pytest
 import torch
 
 from allinone_ros.backends import BackendConfig
-from allinone_ros.backends.fast_tracker import DeviceTracker, make_tracker
-from allinone_ros.backends.gpu_preprocess import DevicePreprocessor, decode_on_device
+from allinone_ros.backends.backend_tracker import DeviceTracker, make_tracker
+from allinone_ros.backends.device_crop import DeviceCropper
+from allinone_ros.backends.device_decode import decode_on_device
 from allinone_ros.model import HeadOutput, build_model, tiny_config
+from allinone_ros.ops.boxes import clip_box
+from allinone_ros.ops.crop import crop_geometry, extract_crop, map_box_back
+from allinone_ros.ops.normalize import image_to_tensor
 from allinone_ros.tracker import Tracker, TrackerConfig
-from allinone_ros.tracker.geometry import clip_box, crop_geometry, extract_crop, map_box_back
 from allinone_ros.tracker.postprocess import decode_box, hann2d
-from allinone_ros.tracker.preprocess import normalize_patch
 from builders import moving_target_frames
 
 # (box, factor, out size): inside, past each border, up- and down-scaling, exact 2x, larger than the image.
@@ -30,7 +32,7 @@ def image():
 
 @pytest.mark.parametrize("box, factor, size", GEOMETRIES)
 def test_device_crop_matches_opencv_within_one_level(image, box, factor, size):
-    pre = DevicePreprocessor("cpu")
+    pre = DeviceCropper("cpu")
     geom = crop_geometry(box, factor, size)
     ref = extract_crop(image, geom).astype(np.float64)  # OpenCV path (uint8)
     got = pre.crop_uint8_scale(pre.upload(image), geom)[0].permute(1, 2, 0).numpy()
@@ -42,10 +44,10 @@ def test_device_crop_matches_opencv_within_one_level(image, box, factor, size):
     assert np.array_equal(got == 0, ref == 0) or diff[(got == 0) != (ref == 0)].max() <= 1.0
 
 
-def test_device_normalised_crop_matches_normalize_patch(image):
-    pre = DevicePreprocessor("cpu")
+def test_device_normalised_crop_matches_the_host_normalisation(image):
+    pre = DeviceCropper("cpu")
     geom = crop_geometry((100, 80, 40, 30), 4.0, 256)
-    ref = normalize_patch(extract_crop(image, geom), torch.device("cpu"))
+    ref = image_to_tensor(extract_crop(image, geom))[None]  # (1, 3, S, S)
     got = pre.crop(pre.upload(image), geom)
     assert got.shape == ref.shape == (1, 3, 256, 256)
     # One grey level is 1/255/std ~ 0.0175 after normalisation.

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from allinone_ros.tracker.geometry import clip_box, crop_geometry, crop_square, map_box_back
+from allinone_ros.ops.boxes import clip_box
+from allinone_ros.ops.crop import crop_geometry, crop_square, map_box_back
 from allinone_ros.tracker.postprocess import decode_box, hann1d, hann2d
 
 

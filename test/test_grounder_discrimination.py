@@ -16,6 +16,7 @@ import pytest
 from allinone_ros.data.synthetic import SyntheticConfig, clip_box_to_frame, plan_sequence
 from allinone_ros.grounding import GrounderConfig
 from allinone_ros.grounding.builtin import RECOMMENDED_GROUND_THRESHOLD, BuiltinGrounder
+from allinone_ros.ops.iou import box_iou_xywh
 
 SCENES = 6
 
@@ -23,13 +24,6 @@ SCENES = 6
 @pytest.fixture(scope="module")
 def grounder() -> BuiltinGrounder:
     return BuiltinGrounder.from_checkpoint(None, GrounderConfig(score_threshold=0.0))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - iw * ih
-    return iw * ih / union if union > 0 else 0.0
 
 
 def _scenes(seed: int, **options: object):
@@ -41,7 +35,7 @@ def _scenes(seed: int, **options: object):
 
 def _starts_on(grounder: BuiltinGrounder, frame: np.ndarray, sentence: str, box_xywh: np.ndarray) -> bool:
     found = grounder.ground(frame, sentence)
-    return bool(found) and _iou(found[0].box_xywh, box_xywh) > 0.5
+    return bool(found) and box_iou_xywh(found[0].box_xywh, box_xywh) > 0.5
 
 
 # Known gap (issue 17, point 2): the shipped grounder still ranks look-alikes too often; on the

@@ -14,7 +14,7 @@ from allinone_ros.config_io import ConfigError, from_dict
 from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, TargetState, build_tracker
 from allinone_ros.lifecycle.offline import PlainTracker, run_frames
 from allinone_ros.tracker import InputError
-from allinone_ros.tracker.geometry import box_iou_xywh
+from allinone_ros.ops.iou import box_iou_xywh
 from lifecycle_scenes import BLUE, GREEN, H, RED, W, ColourGrounder, scene
 
 GONE, BACK, N = 14, 30, 44  # the target is absent on frames GONE..BACK-1

@@ -22,12 +22,12 @@ from allinone_ros.evaluation.metrics import (
     default_conventions,
     evaluate_sequence,
     evaluate_tracker,
-    iou_xywh,
     normalized_centre_error_xywh,
     preset,
     summarize,
     summarize_by_attribute,
 )
+from allinone_ros.ops.iou import iou_xywh
 from allinone_ros.evaluation.results import TrackerResults, write_result
 from fixtures_datasets import write_boxes, write_frames
 

@@ -9,7 +9,7 @@ from allinone_ros.cli.track import main as track_main
 from allinone_ros.data.datasets import open_dataset
 from allinone_ros.data.synthetic import SyntheticConfig, generate_dataset
 from allinone_ros.evaluation.results import read_boxes_file
-from allinone_ros.tracker.geometry import box_iou_xywh as box_iou
+from allinone_ros.ops.iou import box_iou_xywh as box_iou
 
 
 # the start mechanism, not the shipped grounder's refusal rules (threshold 0.6, margin 0.1), which

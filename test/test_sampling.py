@@ -22,7 +22,7 @@ from allinone_ros.data.augment import (
 )
 from allinone_ros.data.sampling import PairSampler, PairSamplingConfig, TrainingPair, sample_frame_pair
 from allinone_ros.data.sequence import Sequence, read_sequence_dir
-from allinone_ros.tracker.geometry import crop_geometry
+from allinone_ros.ops.crop import crop_geometry
 
 WIDTH, HEIGHT = 320, 240
 TARGET_W, TARGET_H = 30, 20

@@ -24,7 +24,7 @@ from std_msgs.msg import String  # noqa: E402
 from allinone_ros.data.synthetic import SyntheticConfig, plan_sequence  # noqa: E402
 from allinone_ros.grounding.builtin import BuiltinGrounder  # noqa: E402
 from allinone_ros.msg import TrackedTarget  # noqa: E402
-from allinone_ros.tracker.geometry import box_iou_xywh as box_iou  # noqa: E402
+from allinone_ros.ops.iou import box_iou_xywh as box_iou  # noqa: E402
 
 IMAGE_TOPIC = "/camera/image_raw"
 SEQ = plan_sequence(SyntheticConfig(num_sequences=1, num_frames=40, seed=4242, same_shape_distractor=True,

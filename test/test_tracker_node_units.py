@@ -25,7 +25,7 @@ from allinone_ros.ros.node_config import (
     settings_from_values, yaml_parameters,
 )
 from allinone_ros.lifecycle import TargetResult, TargetState
-from allinone_ros.tracker.geometry import centre_offset
+from allinone_ros.ops.boxes import centre_offset
 from allinone_ros.tracker import TrackerConfig
 from builders import REPO, moving_target_frames
 

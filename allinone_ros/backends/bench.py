@@ -24,11 +24,12 @@ import torch
 from tqdm import tqdm
 
 from ..model import AllInOne, ModelConfig, build_model, tiny_config
+from ..ops.iou import iou_xywh
 from ..tracker import Tracker, TrackerConfig
 from .config import BACKENDS, PRECISIONS, BackendConfig
 from .errors import ArtifactError, BackendUnavailableError
 from .factory import available_backends
-from .fast_tracker import make_tracker
+from .backend_tracker import make_tracker
 from .onnx_export import ONNX_PRECISIONS
 
 log = logging.getLogger(__name__)
@@ -158,17 +159,6 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of matching rows of two (N, 4) x,y,w,h arrays."""
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = iw * ih
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _pct(values: list[float], q: float) -> float:

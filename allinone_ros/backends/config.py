@@ -61,7 +61,7 @@ class BackendConfig:
     trt_workspace_gb: float = 2.0
     # auto selection on CPU: forwards timed per candidate (0 = prefer onnxruntime without timing)
     auto_probe_runs: int = 3
-    # pre/post-processing on the backend's device (see backends.fast_tracker.DeviceTracker)
+    # pre/post-processing on the backend's device (see backends.backend_tracker.DeviceTracker)
     preprocess: str = "cpu"
 
     def __post_init__(self) -> None:

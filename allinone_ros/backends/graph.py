@@ -13,22 +13,12 @@ from torch import nn
 
 from ..model import AllInOne, ModelConfig
 from ..model.attention import ATTN_IMPLS, Attention
+from ..model.backbone import InferenceTrunk, search_feature_map
 
-# Backbone members that inference never touches (the sentence vector arrives already projected).
-TRAINING_ONLY_MODULES = ("language_xz_proj", "vision_x_proj", "vision_z_proj", "language_proj")
-UNUSED_PARAMETERS = ("cls_token", "pos_embed")
 INPUT_NAMES = ("template", "search", "lang")
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map", "kept_index")
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def _inference_backbone(backbone: nn.Module) -> nn.Module:
-    """A shallow copy of the backbone sharing its weights, without the members inference never uses."""
-    slim = copy.copy(backbone)
-    slim._modules = {k: v for k, v in backbone._modules.items() if k not in TRAINING_ONLY_MODULES}
-    slim._parameters = {k: v for k, v in backbone._parameters.items() if k not in UNUSED_PARAMETERS}
-    return slim
 
 
 class InferenceGraph(nn.Module):
@@ -42,27 +32,31 @@ class InferenceGraph(nn.Module):
 
     def __init__(self, model: AllInOne, attn_impl: str | None = None, compute_dtype: torch.dtype | None = None) -> None:
         super().__init__()
+        if attn_impl is not None and attn_impl not in ATTN_IMPLS:
+            raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
         self.cfg: ModelConfig = model.cfg
-        self.backbone = _inference_backbone(model.backbone)
-        self.box_head = model.box_head
+        backbone, box_head = InferenceTrunk(model.backbone), model.box_head  # shared weights
+        if attn_impl is not None:  # another attention path: own copies, the model stays as it is
+            backbone, box_head = copy.deepcopy(backbone), copy.deepcopy(box_head)
+        self.backbone = backbone
+        self.box_head = box_head
         self.compute_dtype = compute_dtype
         self.eval()
         if attn_impl is not None:
-            self._set_attn_impl_on_copy(attn_impl)
+            self._use_attn_impl(attn_impl)
 
-    def _set_attn_impl_on_copy(self, attn_impl: str) -> None:
+    def _use_attn_impl(self, attn_impl: str) -> None:
+        """Switch every attention module of this graph (call only on modules the graph owns)."""
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
-        self.backbone, self.box_head = copy.deepcopy(self.backbone), copy.deepcopy(self.box_head)
-        for module in self.backbone.modules():
+        for module in self.modules():
             if isinstance(module, Attention):
                 module.impl = attn_impl
 
     def with_attn_impl(self, attn_impl: str) -> "InferenceGraph":
-        """A copy using another attention path ('sdpa' fused, 'plain' explicit softmax(QK^T)V)."""
-        other = copy.copy(self)
-        other._modules = dict(self._modules)
-        other._set_attn_impl_on_copy(attn_impl)
+        """A copy (own weights) using another attention path ('sdpa' fused, 'plain' explicit softmax(QK^T)V)."""
+        other = copy.deepcopy(self)
+        other._use_attn_impl(attn_impl)
         return other
 
     def to_precision(self, precision: str) -> "InferenceGraph":
@@ -93,9 +87,8 @@ class InferenceGraph(nn.Module):
         """template (B,3,Ht,Wt), search (B,3,Hs,Ws), lang (B,C) -> score (B,1,G,G), size, offset, kept (B,K)."""
         if self.compute_dtype is not None:
             template, search, lang = (t.to(self.compute_dtype) for t in (template, search, lang))
-        # Same feature path as AllInOne.forward (the backbone and head are shared modules).
-        feat, kept = AllInOne.forward_features(self, template, search, lang)  # type: ignore[arg-type]
-        score, size, offset = self.box_head(feat)
+        tokens, kept = self.backbone(template, search, lang)  # (B, S, C), (B, K)
+        score, size, offset = self.box_head(search_feature_map(tokens, self.cfg.search_grid))  # (B, ., G, G)
         if self.compute_dtype is not None:
             score, size, offset = (t.float() for t in (score, size, offset))
         return score, size, offset, kept

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_engine_cache_argument, cli_main, set_threads
+from .common import add_engine_cache_argument, cli_main, model_tool_parser, set_threads
 
 PROG = "allinone-bench"
 
@@ -24,12 +24,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Track a generated moving-target sequence with each backend and precision and report "
-                    "per-stage latency, FPS, memory, speed-up and box agreement "
-                    "with eager fp32.",
-    )
+    p = model_tool_parser(
+        PROG, "Track a generated moving-target sequence with each backend and precision and report per-stage "
+              "latency, FPS, memory, speed-up and box agreement with eager fp32.", checkpoint_argument=False)
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="model checkpoint (default: full-size model with seeded random weights)")
     p.add_argument("--tiny", action="store_true", help="tiny random model (quick runs)")
@@ -51,9 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_cache_argument(p, "--cache-dir")
     p.add_argument("--output", "-o", type=Path, default=Path("bench.json"),
                    help="JSON report (a .md table is written beside it)")
-    p.add_argument("--trust-checkpoint", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import TRUST_CHECKPOINT_HELP, add_engine_cache_argument, cli_main
+from .common import add_engine_cache_argument, cli_main, model_tool_parser
 
 if TYPE_CHECKING:
     from ..backends import BackendConfig
@@ -17,13 +17,10 @@ PROG = "allinone-build-engine"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Build the artifact a backend needs (TensorRT engine or ONNX model) into the cache, "
-                    "keyed by weights, input sizes, precision, library versions and GPU; a stale or "
-                    "corrupt artifact is rebuilt (or refused with --on-mismatch error).",
-    )
-    p.add_argument("checkpoint", type=Path, help="model checkpoint")
+    p = model_tool_parser(
+        PROG, "Build the artifact a backend needs (TensorRT engine or ONNX model) into the cache, keyed by "
+              "weights, input sizes, precision, library versions and GPU; a stale or corrupt artifact is "
+              "rebuilt (or refused with --on-mismatch error).")
     p.add_argument("--backend", choices=("tensorrt", "onnxruntime"), default="tensorrt")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp16")
     p.add_argument("--device", default="cuda", help="cpu, cuda or cuda:N (default cuda)")
@@ -34,8 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnxruntime execution provider (repeatable; default cuda on GPU, cpu on CPU)")
     p.add_argument("--on-mismatch", choices=("rebuild", "error"), default="rebuild")
     p.add_argument("--force", action="store_true", help="delete an existing artifact first and build anew")
-    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
-    p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 

@@ -31,6 +31,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 TRUST_CHECKPOINT_HELP = "allow full unpickling of the checkpoint (runs code in the file; only for trusted files)"
 
 
+def model_tool_parser(prog: str, description: str, checkpoint_argument: bool = True) -> argparse.ArgumentParser:
+    """Parser of a tool that loads a model checkpoint: the positional ``checkpoint`` (unless
+    ``checkpoint_argument`` is False: the tool adds its own), ``--trust-checkpoint`` and ``-v``."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    if checkpoint_argument:
+        p.add_argument("checkpoint", type=Path, help="model checkpoint")
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

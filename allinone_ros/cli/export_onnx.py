@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import TRUST_CHECKPOINT_HELP, cli_main
+from .common import cli_main, model_tool_parser
 
 if TYPE_CHECKING:
     from ..backends.graph import InferenceGraph
@@ -15,20 +15,15 @@ PROG = "allinone-export-onnx"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description="Export the tracker network (template, search, sentence vector -> score/size/offset maps "
-                    "and kept-token indices) to a static-shape ONNX file checked with onnx.checker.",
-    )
-    p.add_argument("checkpoint", type=Path, help="model checkpoint")
+    p = model_tool_parser(
+        PROG, "Export the tracker network (template, search, sentence vector -> score/size/offset maps and "
+              "kept-token indices) to a static-shape ONNX file checked with onnx.checker.")
     p.add_argument("--output", "-o", type=Path, required=True, help="ONNX file to write")
     p.add_argument("--opset", type=int, choices=(17, 18), default=17, help="ONNX opset (default 17)")
     p.add_argument("--fp16", action="store_true",
                    help="FP16 weights and compute, float32 inputs/outputs (for TensorRT 11, which has no FP16 flag)")
     p.add_argument("--no-verify", action="store_true",
                    help="skip comparing onnxruntime (CPU) with PyTorch on random inputs")
-    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
-    p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 

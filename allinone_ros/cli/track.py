@@ -21,10 +21,11 @@ from ..data.bag import STORAGES, BagFrame, TargetRecord, bag_image_topics, count
     write_target_bag
 from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
-from ..backends.fast_tracker import describe_tracker
+from ..backends.backend_tracker import describe_tracker
 from ..grounding import GrounderConfig, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
+from ..ops import box_files
 from ..tracker import TrackerConfig
 from ..visualize import VideoSink, draw_box
 from .common import (
@@ -112,7 +113,7 @@ def _write_outputs(args: argparse.Namespace, run: OfflineRun, inputs: list[BagFr
     as the node publishes them: LOST carries the last known box)."""
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.output, run.boxes_xywh(), fmt="%.4f", delimiter=",")
+        args.output.write_text(box_files.format_box_rows(run.boxes_xywh()))
     if args.output_bag is None:
         return
     records = []

@@ -35,8 +35,8 @@ import numpy as np
 
 from .frames import FrameReadError
 from .image_msg import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb
-from ..tracker.geometry import centre_offset
-from .sequence import DatasetLayoutError, Sequence, read_boxes_xywh, valid_box_mask
+from ..ops.boxes import centre_offset, nonempty_mask
+from .sequence import DatasetLayoutError, Sequence, read_boxes_xywh
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -204,7 +204,7 @@ def read_bag_folder(root: str | Path, image_topic: str) -> list[BagSequence]:
                                      f"{image_topic}")
         text_path = root / f"{name}.nlp.txt"
         sentence = text_path.read_text(encoding="utf-8", errors="replace").strip() if text_path.is_file() else ""
-        sequences.append(BagSequence(name=name, frame_paths=(), boxes_xywh=boxes, visible=valid_box_mask(boxes),
+        sequences.append(BagSequence(name=name, frame_paths=(), boxes_xywh=boxes, visible=nonempty_mask(boxes),
                                      sentence=sentence, bag_path=path, image_topic=image_topic, num_frames=count))
     return sequences
 

@@ -61,8 +61,8 @@ from allinone_ros.data.sequence import (
     read_int_values,
     read_sequence_dir,
     read_text,
-    valid_box_mask,
 )
+from allinone_ros.ops.boxes import nonempty_mask
 
 LOGGER = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def _read_otb_sequence(root: Path, name: str, sentence: str) -> Sequence:
         LOGGER.info("%s: %d boxes for %d frames; using frames %d-%d", name, boxes.shape[0], len(frames),
                     first, first - 1 + boxes.shape[0])
     frames = frames[first - 1 : first - 1 + boxes.shape[0]]
-    return Sequence(name, frames, boxes, valid_box_mask(boxes), sentence)
+    return Sequence(name, frames, boxes, nonempty_mask(boxes), sentence)
 
 
 def read_otb99_lang(root: PathLike, split: str | None = None) -> list[Sequence]:

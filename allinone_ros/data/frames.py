@@ -7,11 +7,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..tracker.preprocess import to_rgb
-
 
 class FrameReadError(ValueError):
     """A frame file or video cannot be decoded."""
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Convert grayscale (HxW, HxWx1) and RGBA (HxWx4) uint8 frames to HxWx3 RGB."""
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    return image
 
 
 def _decoded_to_rgb(img: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ pytracking/OSTrack.) With the defaults (centre jitter 3, factor 4) the offset is
 ``1.5 sqrt(w'h')`` while the crop reaches ``2 sqrt(w'h')`` from its centre, so the target centre
 always lies inside the search crop.
 
-Crops come from :func:`allinone_ros.tracker.geometry.crop_geometry` / ``extract_crop`` (the
+Crops come from :func:`allinone_ros.ops.crop.crop_geometry` / ``extract_crop`` (the
 inference crop). The target box in a crop is computed from that geometry, exactly: a point
 ``p`` of the image maps to ``(p - x1) * out_size / side`` (``x1`` the rounded crop corner).
 Inference maps back assuming the crop is centred on the box centre; the two differ by the
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tracker.geometry import CropGeometry, crop_geometry, extract_crop
+from ..ops.crop import CropGeometry, crop_geometry, extract_crop
 from .frames import read_frame
 from .sequence import Sequence
 

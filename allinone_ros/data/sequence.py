@@ -39,6 +39,9 @@ from typing import Union
 
 import numpy as np
 
+from ..ops import box_files
+from ..ops.boxes import nonempty_mask
+
 LOGGER = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -47,11 +50,11 @@ GROUNDTRUTH_NAMES = ("groundtruth.txt", "groundtruth_rect.txt")
 SENTENCE_NAMES = ("nlp.txt", "language.txt")
 LASOT_FLAG_NAMES = ("full_occlusion.txt", "out_of_view.txt")
 GOT10K_ABSENCE_NAME = "absence.label"
+GROUNDTRUTH_BLANK_HINT = "every later row would shift by one frame"
 
 AttributeValue = Union[np.ndarray, int, float]
 PathLike = Union[str, Path]
 
-_SPLIT_RE = re.compile(r"[,\s]+")
 _DIGITS_RE = re.compile(r"(\d+)")
 
 
@@ -111,30 +114,16 @@ class Sequence:
 
 
 def read_text(path: Path, lenient: bool = False) -> str:
-    """UTF-8 text of ``path`` with a leading byte-order mark removed.
+    """UTF-8 text of ``path`` without a leading byte-order mark; errors are :class:`DatasetLayoutError`.
 
-    ``lenient`` replaces undecodable bytes (sentences); otherwise they are an
-    error naming the file.
+    ``lenient`` replaces undecodable bytes (sentences); otherwise they are an error naming the file.
     """
-    try:
-        return path.read_text(encoding="utf-8-sig", errors="replace" if lenient else "strict")
-    except UnicodeDecodeError as exc:
-        raise DatasetLayoutError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return box_files.read_text(path, DatasetLayoutError, lenient)
 
 
 def numbered_lines(path: Path) -> list[tuple[int, str]]:
     """Stripped non-empty lines with their 1-based numbers; a blank line before the last data line is an error."""
-    lines = read_text(path).splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise DatasetLayoutError(
-                f"{path}:{lineno}: blank line inside the file (every later row would shift by one frame)"
-            )
-        out.append((lineno, line.strip()))
-    return out
+    return box_files.numbered_lines(path, DatasetLayoutError, GROUNDTRUTH_BLANK_HINT)
 
 
 def natural_key(name: str) -> tuple[object, ...]:
@@ -168,18 +157,7 @@ def find_frames(seq_dir: Path) -> tuple[Path, ...]:
 
 def read_boxes_xywh(path: Path) -> np.ndarray:
     """Read ``x,y,w,h`` rows (comma and/or whitespace separated) as ``(N, 4)`` float64."""
-    rows: list[list[float]] = []
-    for lineno, text in numbered_lines(path):
-        parts = [p for p in _SPLIT_RE.split(text) if p]
-        if len(parts) != 4:
-            raise DatasetLayoutError(f"{path}:{lineno}: expected 4 values x,y,w,h, got {len(parts)}: {text!r}")
-        try:
-            rows.append([float(p) for p in parts])
-        except ValueError:
-            raise DatasetLayoutError(f"{path}:{lineno}: non-numeric box value in {text!r}") from None
-    if not rows:
-        raise DatasetLayoutError(f"{path}: ground-truth file is empty")
-    return np.asarray(rows, dtype=np.float64)
+    return box_files.read_box_rows(path, DatasetLayoutError, "ground-truth file", GROUNDTRUTH_BLANK_HINT)[0]
 
 
 def read_groundtruth(gt_path: Path, frames: tuple[Path, ...], seq_dir: Path) -> np.ndarray:
@@ -208,7 +186,7 @@ def read_int_values(path: Path, allowed: tuple[int, ...]) -> np.ndarray:
     """Integers separated by commas, whitespace or newlines; errors name the line and the value."""
     values: list[int] = []
     for lineno, line in numbered_lines(path):
-        for part in (p for p in _SPLIT_RE.split(line) if p):
+        for part in box_files.split_values(line):
             try:
                 number = float(part)
             except ValueError:
@@ -226,13 +204,6 @@ def read_sentence(seq_dir: Path) -> str:
         if candidate.is_file():
             return read_text(candidate, lenient=True).strip()
     return ""
-
-
-def valid_box_mask(boxes_xywh: np.ndarray) -> np.ndarray:
-    """True where a box is finite with ``w > 0`` and ``h > 0``."""
-    finite = np.all(np.isfinite(boxes_xywh), axis=1)
-    with np.errstate(invalid="ignore"):
-        return finite & (boxes_xywh[:, 2] > 0) & (boxes_xywh[:, 3] > 0)
 
 
 def _fit_flags(flags: np.ndarray, path: Path, n_boxes: int, n_frames: int) -> np.ndarray:
@@ -282,7 +253,7 @@ def read_sequence_dir(
         frames = frames[: boxes.shape[0]]
     require_full_groundtruth(gt_path, boxes, frames)
 
-    visible = valid_box_mask(boxes)
+    visible = nonempty_mask(boxes)
     attributes: dict[str, AttributeValue] = {}
     for flag_name in (*LASOT_FLAG_NAMES, GOT10K_ABSENCE_NAME):
         flag_path = seq_dir / flag_name

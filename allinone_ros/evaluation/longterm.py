@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tracker.geometry import box_iou_xywh
+from ..ops.iou import box_iou_xywh
 from .results import CONFIDENCE_SUFFIX, STATE_SUFFIX
 
 THRESHOLDS = np.linspace(0.0, 1.0, 101)  # confidence thresholds for the precision/recall curves

@@ -60,11 +60,15 @@ import logging
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, TypeVar
 
 import numpy as np
 
 from allinone_ros.data.sequence import Sequence
+from allinone_ros.ops.boxes import nonempty_mask
+from allinone_ros.ops.iou import iou_xywh
+
+T = TypeVar("T")
 
 LOGGER = logging.getLogger(__name__)
 
@@ -124,18 +128,21 @@ DATASET_DEFAULT_PRESET: dict[str, str] = {
 }
 
 
+def lookup(table: Mapping[str, T], key: str, what: str) -> T:
+    """``table[key]``; otherwise a ValueError ``"<what> 'key'; expected one of ..."`` naming the choices."""
+    if key not in table:
+        raise ValueError(f"{what} {key!r}; expected one of {', '.join(table)}")
+    return table[key]
+
+
 def preset(name: str) -> Conventions:
     """Conventions of a named preset (``pytracking``, ``got10k``, ``got10k_visible``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown conventions preset {name!r}; expected one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+    return lookup(PRESETS, name, "unknown conventions preset")
 
 
 def default_conventions(kind: str) -> Conventions:
     """Default conventions for a dataset kind (see module docstring)."""
-    if kind not in DATASET_DEFAULT_PRESET:
-        raise ValueError(f"no default conventions for dataset kind {kind!r}")
-    return PRESETS[DATASET_DEFAULT_PRESET[kind]]
+    return PRESETS[lookup(DATASET_DEFAULT_PRESET, kind, "no default conventions for dataset kind")]
 
 
 # ------------------------------------------------------------ geometry ----
@@ -144,28 +151,6 @@ def _check_boxes(boxes_xywh: np.ndarray, what: str) -> np.ndarray:
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"{what}: expected an (N, 4) box_xywh array, got shape {boxes.shape}")
     return boxes
-
-
-def nonempty_mask(boxes_xywh: np.ndarray) -> np.ndarray:
-    """True where a box is finite with w > 0 and h > 0."""
-    finite = np.all(np.isfinite(boxes_xywh), axis=1)
-    with np.errstate(invalid="ignore"):
-        return finite & (boxes_xywh[:, 2] > 0) & (boxes_xywh[:, 3] > 0)
-
-
-def iou_xywh(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> np.ndarray:
-    """Per-row IoU in [0, 1]; 0 where either box is empty or non-finite."""
-    pred, gt = _check_boxes(pred_xywh, "prediction"), _check_boxes(gt_xywh, "ground truth")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        inter_w = np.minimum(pred[:, 0] + pred[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pred[:, 0], gt[:, 0])
-        inter_h = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3]) - np.maximum(pred[:, 1], gt[:, 1])
-        inter = np.clip(inter_w, 0, None) * np.clip(inter_h, 0, None)
-        area_pred = np.clip(pred[:, 2], 0, None) * np.clip(pred[:, 3], 0, None)
-        area_gt = np.clip(gt[:, 2], 0, None) * np.clip(gt[:, 3], 0, None)
-        union = area_pred + area_gt - inter
-        iou = np.where(union > 0, inter / union, 0.0)
-    # (x + w) - x can exceed w by rounding: clip so identical boxes never score above 1
-    return np.clip(np.where(np.isfinite(iou), iou, 0.0), 0.0, 1.0)
 
 
 def centres_xywh(boxes_xywh: np.ndarray) -> np.ndarray:

@@ -82,6 +82,7 @@ from allinone_ros.evaluation.metrics import (
     default_conventions,
     evaluate_sequence,
     fps_from_times,
+    lookup,
     summarize,
 )
 
@@ -123,16 +124,12 @@ _NAN21, _NAN51 = np.full(21, np.nan), np.full(51, np.nan)
 
 def get_protocol(name: str) -> Protocol:
     """The protocol called ``name``; ValueError naming the choices otherwise."""
-    if name not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {name!r}; expected one of {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[name]
+    return lookup(PROTOCOLS, name, "unknown protocol")
 
 
 def default_protocol(kind: str) -> str:
     """Protocol the dataset's own paper tables use (see README)."""
-    if kind not in DATASET_DEFAULT_PROTOCOL:
-        raise ValueError(f"no default protocol for dataset kind {kind!r}")
-    return DATASET_DEFAULT_PROTOCOL[kind]
+    return lookup(DATASET_DEFAULT_PROTOCOL, kind, "no default protocol for dataset kind")
 
 
 def absence_flags(seq: Sequence) -> np.ndarray | None:

@@ -17,13 +17,13 @@ skips finished sequences with :func:`has_result`.
 from __future__ import annotations
 
 import logging
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
 import numpy as np
+
+from allinone_ros.ops import box_files
 
 LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ TIME_SUFFIX = "_time.txt"
 STATE_SUFFIX = "_state.txt"  # one target state name per frame (allinone-eval, the target lifecycle)
 CONFIDENCE_SUFFIX = "_confidence.txt"  # one confidence per frame
 _SIDE_FILES = (TIME_SUFFIX, STATE_SUFFIX, CONFIDENCE_SUFFIX)
-_SPLIT_RE = re.compile(r"[,\s]+")
+RESULT_BLANK_HINT = "write a single 0 to mark 'target not present'"
 
 
 class ResultsError(ValueError):
@@ -55,17 +55,6 @@ def has_result(tracker_dir: PathLike, seq_name: str) -> bool:
     return result_path(tracker_dir, seq_name).is_file()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def format_boxes(boxes_xywh: np.ndarray) -> str:
-    """``x,y,w,h`` lines with 4 decimals."""
-    return "".join(",".join(f"{v:.4f}" for v in row) + "\n" for row in boxes_xywh)
-
-
 def write_result(
     tracker_dir: PathLike, seq_name: str, boxes_xywh: np.ndarray, times_s: Iterable[float] | None = None
 ) -> Path:
@@ -79,28 +68,10 @@ def write_result(
         times = np.asarray(list(times_s), dtype=np.float64)
         if times.shape != (boxes.shape[0],):
             raise ResultsError(f"sequence {seq_name!r}: {times.size} times for {boxes.shape[0]} boxes")
-        _atomic_write(time_path(directory, seq_name), "".join(f"{t:.6f}\n" for t in times))
+        box_files.write_text_atomic(time_path(directory, seq_name), "".join(f"{t:.6f}\n" for t in times))
     path = result_path(directory, seq_name)
-    _atomic_write(path, format_boxes(boxes))
+    box_files.write_text_atomic(path, box_files.format_box_rows(boxes))
     return path
-
-
-def _data_lines(path: Path) -> list[tuple[int, str]]:
-    """Numbered non-blank lines; blank lines are allowed only at the end."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise ResultsError(
-                f"{path}:{lineno}: blank line inside the file (write a single 0 to mark 'target not present')"
-            )
-        out.append((lineno, line.strip()))
-    return out
 
 
 def read_result_rows(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -108,23 +79,7 @@ def read_result_rows(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise ResultsError(f"{path}: result file not found")
-    rows, zero_lines = [], []
-    for lineno, line in _data_lines(path):
-        parts = [p for p in _SPLIT_RE.split(line) if p]
-        if len(parts) == 1 and parts[0] in ("0", "0.0"):
-            rows.append([0.0, 0.0, 0.0, 0.0])
-            zero_lines.append(True)
-            continue
-        if len(parts) != 4:
-            raise ResultsError(f"{path}:{lineno}: expected 4 values x,y,w,h (or a single 0), got {len(parts)}: {line!r}")
-        try:
-            rows.append([float(p) for p in parts])
-        except ValueError:
-            raise ResultsError(f"{path}:{lineno}: non-numeric value in {line!r}") from None
-        zero_lines.append(False)
-    if not rows:
-        raise ResultsError(f"{path}: result file is empty")
-    return np.asarray(rows, dtype=np.float64), np.asarray(zero_lines, dtype=bool)
+    return box_files.read_box_rows(path, ResultsError, "result file", RESULT_BLANK_HINT, absent_marks=True)
 
 
 def read_boxes_file(path: PathLike) -> np.ndarray:
@@ -136,7 +91,7 @@ def read_times_file(path: PathLike) -> np.ndarray:
     """Read one duration in seconds per line."""
     path = Path(path)
     try:
-        return np.asarray([float(line) for _, line in _data_lines(path)], dtype=np.float64)
+        return np.asarray([float(line) for _, line in box_files.numbered_lines(path, ResultsError, RESULT_BLANK_HINT)], dtype=np.float64)
     except ValueError:
         raise ResultsError(f"{path}: expected one number (seconds) per line") from None
 

@@ -31,7 +31,7 @@ import torch
 
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
-from ..backends.fast_tracker import describe_tracker
+from ..backends.backend_tracker import describe_tracker
 from ..data.sequence import Sequence
 from ..lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames

@@ -21,7 +21,8 @@ import torch
 from torch.nn import functional as F
 
 from ..config_io import ConfigError, from_dict, to_dict
-from ..tracker.preprocess import MEAN, STD, InputError, check_image
+from ..ops.normalize import MEAN, image_to_tensor
+from ..tracker.preprocess import InputError, check_image
 from .base import Candidate, GrounderConfig, GroundingModelError, sort_candidates
 from .net import GrounderOutput, TextGrounderConfig, TextGrounderNet, TokenEncoder
 
@@ -66,12 +67,6 @@ def letterbox(image_rgb: np.ndarray, input_w: int, input_h: int) -> tuple[np.nda
     out[:] = np.round(np.asarray(MEAN) * 255.0).astype(np.uint8)
     out[:rh, :rw] = resized
     return out, Letterbox(scale, (rw, rh), (input_w, input_h))
-
-
-def normalize_frame(patch: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W, 3) RGB -> (3, H, W) float32 normalised like the tracker's crops."""
-    t = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div_(255.0)
-    return (t - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(STD).view(3, 1, 1)
 
 
 def find_peaks(out: GrounderOutput, stride: int, k: int) -> list[tuple[float, np.ndarray]]:
@@ -177,7 +172,7 @@ class BuiltinGrounder:
         patch, lb = letterbox(image_rgb, cfg.input_width, cfg.input_height)
         tokens, mask = self._tokens(sentence)
         with torch.inference_mode():
-            out = self.net(normalize_frame(patch)[None].to(self.device), tokens, mask)
+            out = self.net(image_to_tensor(patch)[None].to(self.device), tokens, mask)
         found = []
         for score, box in find_peaks(out, cfg.stride, self.config.max_candidates):
             if score <= self.config.score_threshold:

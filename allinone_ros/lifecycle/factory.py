@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..backends.config import BackendConfig
 from ..backends.factory import check_device
-from ..backends.fast_tracker import make_tracker
+from ..backends.backend_tracker import make_tracker
 from ..grounding.base import Grounder
 from ..tracker import Tracker, TrackerConfig
 from ..tracker.factory import load_tracker_model

@@ -47,7 +47,8 @@ import numpy as np
 
 from ..grounding.base import Grounder
 from ..tracker import InputError, Tracker
-from ..tracker.geometry import box_inside_image, box_iou_xywh
+from ..ops.boxes import box_inside_image
+from ..ops.iou import box_iou_xywh
 from ..tracker.preprocess import check_box, check_box_values, check_image
 from .appearance import appearance_histogram, histogram_similarity
 from .config import LifecycleConfig

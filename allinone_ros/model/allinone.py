@@ -6,7 +6,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .backbone import VisionLanguageViT
+from .backbone import VisionLanguageViT, encode_tokens, search_feature_map
 from .config import ModelConfig
 from .head import CenterHead
 from .language import OfficialLanguageEmbedding, PretrainedTextEncoder
@@ -51,18 +51,11 @@ class AllInOne(nn.Module):
         return self.backbone.language_vector(feat)
 
     def forward_features(
-        self,
-        template: torch.Tensor,
-        search: torch.Tensor,
-        lang: torch.Tensor,
-        keep_ratio: float | None = None,
-        patches: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, patches: tuple[torch.Tensor, torch.Tensor], lang: torch.Tensor, keep_ratio: float | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return search features (B, C, G, G) and kept token indices (B, K)."""
-        tokens, kept = self.backbone(template, search, lang, keep_ratio=keep_ratio, patches=patches)  # (B, S, C)
-        g = self.cfg.search_grid
-        feat = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], g, g)  # (B, C, G, G)
-        return feat, kept
+        """Patch tokens of template (B,T,C) and search (B,S,C) -> search features (B, C, G, G), kept indices (B, K)."""
+        tokens, kept = encode_tokens(self.backbone, patches, lang, keep_ratio)  # (B, S, C)
+        return search_feature_map(tokens, self.cfg.search_grid), kept
 
     def forward_head(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.box_head(feat)
@@ -70,17 +63,16 @@ class AllInOne(nn.Module):
     def forward(
         self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor, keep_ratio: float | None = None
     ) -> HeadOutput:
-        feat, kept = self.forward_features(template, search, lang, keep_ratio)
+        feat, kept = self.forward_features(self.backbone.embed(template, search), lang, keep_ratio)
         score, size, offset = self.forward_head(feat)
         return HeadOutput(score, size, offset, kept)
-
 
     def forward_train(
         self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor, keep_ratio: float | None = None
     ) -> tuple[HeadOutput, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Training forward: head outputs plus the alignment embeddings (vision_x, vision_z, language)."""
         patches = self.backbone.embed(template, search)  # (B,T,C), (B,S,C)
-        feat, kept = self.forward_features(template, search, lang, keep_ratio, patches=patches)
+        feat, kept = self.forward_features(patches, lang, keep_ratio)
         score, size, offset = self.forward_head(feat)
         return HeadOutput(score, size, offset, kept), self.backbone.forward_alignment(patches, lang)
 

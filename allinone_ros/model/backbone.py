@@ -1,6 +1,8 @@
 """Vision-language ViT backbone with modal mixup and candidate elimination."""
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,34 +54,13 @@ class VisionLanguageViT(nn.Module):
         return self.patch_embed(template), self.patch_embed(search)  # (B,T,C), (B,S,C)
 
     def forward(
-        self,
-        template: torch.Tensor,
-        search: torch.Tensor,
-        lang: torch.Tensor,
-        keep_ratio: float | None = None,
-        patches: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor, keep_ratio: float | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (search feature tokens (B, S, C) restored to their positions, kept indices (B, K)).
 
         template (B,3,Ht,Wt), search (B,3,Hs,Ws), lang (B,C) normalised sentence vector.
         """
-        cfg = self.cfg
-        ratio = cfg.ce_keep_ratio if keep_ratio is None else keep_ratio
-        z, x = patches if patches is not None else self.embed(template, search)
-        l = lang.unsqueeze(1)  # (B, 1, C)
-        z = z * l + z + self.pos_embed_z  # modal mixup, then position
-        x = x * l + x + self.pos_embed_x
-        tokens = torch.cat([z, x], dim=1)  # (B, T+S, C)
-        b, num_t = tokens.shape[0], z.shape[1]
-        search_index = torch.arange(x.shape[1], device=x.device).unsqueeze(0).expand(b, -1)  # (B, S)
-        for blk in self.blocks:
-            tokens, search_index = blk(tokens, search_index, num_t, cfg.template_center_index, ratio)
-        tokens = self.norm(tokens)
-        kept = tokens[:, num_t:]  # (B, K, C)
-        restored = torch.zeros_like(x).scatter(
-            1, search_index.unsqueeze(-1).expand(-1, -1, kept.shape[2]), kept
-        )  # (B, S, C), zeros where tokens were eliminated
-        return restored, search_index
+        return encode_tokens(self, self.embed(template, search), lang, keep_ratio)
 
     def forward_alignment(
         self, patches: tuple[torch.Tensor, torch.Tensor], lang: torch.Tensor
@@ -90,3 +71,72 @@ class VisionLanguageViT(nn.Module):
         vz = F.normalize(self.vision_z_proj(z.flatten(1)), dim=-1)
         vl = F.normalize(self.language_xz_proj(lang), dim=-1)
         return vx, vz, vl
+
+
+class TokenTrunk(Protocol):
+    """The members of the backbone that inference runs (:class:`VisionLanguageViT` and
+    :class:`InferenceTrunk` both have them)."""
+
+    cfg: ModelConfig
+    pos_embed_z: nn.Parameter
+    pos_embed_x: nn.Parameter
+    blocks: nn.ModuleList
+    norm: nn.LayerNorm
+
+
+def encode_tokens(
+    trunk: TokenTrunk, patches: tuple[torch.Tensor, torch.Tensor], lang: torch.Tensor, keep_ratio: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modal mixup, the ViT blocks with candidate elimination and the final norm.
+
+    patches: template (B,T,C) and search (B,S,C) patch tokens; lang (B,C) normalised sentence vector.
+    Returns the search feature tokens (B, S, C) restored to their positions (zeros where
+    eliminated) and the kept indices (B, K).
+    """
+    cfg = trunk.cfg
+    ratio = cfg.ce_keep_ratio if keep_ratio is None else keep_ratio
+    z, x = patches
+    l = lang.unsqueeze(1)  # (B, 1, C)
+    z = z * l + z + trunk.pos_embed_z  # modal mixup, then position
+    x = x * l + x + trunk.pos_embed_x
+    tokens = torch.cat([z, x], dim=1)  # (B, T+S, C)
+    b, num_t = tokens.shape[0], z.shape[1]
+    search_index = torch.arange(x.shape[1], device=x.device).unsqueeze(0).expand(b, -1)  # (B, S)
+    for blk in trunk.blocks:
+        tokens, search_index = blk(tokens, search_index, num_t, cfg.template_center_index, ratio)
+    tokens = trunk.norm(tokens)
+    kept = tokens[:, num_t:]  # (B, K, C)
+    restored = torch.zeros_like(x).scatter(
+        1, search_index.unsqueeze(-1).expand(-1, -1, kept.shape[2]), kept
+    )  # (B, S, C), zeros where tokens were eliminated
+    return restored, search_index
+
+
+def search_feature_map(tokens: torch.Tensor, grid: int) -> torch.Tensor:
+    """Search tokens (B, G*G, C) in row-major order -> feature map (B, C, G, G)."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], grid, grid)  # (B, C, G, G)
+
+
+class InferenceTrunk(nn.Module):
+    """The inference part of a :class:`VisionLanguageViT`, sharing its weights (no copy).
+
+    Holds only what inference runs (patch embedding, position embeddings, blocks, final norm)
+    under the backbone's own names, so its state-dict keys are the backbone's minus the
+    training-only projections and the unused legacy ``cls_token`` / ``pos_embed``.
+    """
+
+    def __init__(self, backbone: VisionLanguageViT) -> None:
+        super().__init__()
+        self.cfg = backbone.cfg
+        self.pos_embed_z = backbone.pos_embed_z
+        self.pos_embed_x = backbone.pos_embed_x
+        self.patch_embed = backbone.patch_embed
+        self.blocks = backbone.blocks
+        self.norm = backbone.norm
+
+    def forward(
+        self, template: torch.Tensor, search: torch.Tensor, lang: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same as :meth:`VisionLanguageViT.forward` (default keep ratio)."""
+        patches = self.patch_embed(template), self.patch_embed(search)  # (B,T,C), (B,S,C)
+        return encode_tokens(self, patches, lang)

@@ -32,7 +32,7 @@ from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..backends.config import BACKENDS, PRECISIONS
 from ..data.synthetic import SyntheticConfig, plan_sequence
-from ..evaluation.metrics import iou_xywh
+from ..ops.iou import iou_xywh
 from ..visualize import VideoSink, draw_box
 from .image_conversion import rgb_to_image_msg
 from .processes import interrupt

@@ -90,11 +90,11 @@ from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
-from ..backends.fast_tracker import describe_tracker, make_tracker
+from ..backends.backend_tracker import describe_tracker, make_tracker
 from ..checkpoint import CheckpointError, load_model
 from ..grounding import GrounderConfig, GroundingModelError, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState
-from ..tracker.geometry import centre_offset
+from ..ops.boxes import centre_offset
 from ..tracker import InputError, Tracker
 from .annotate import annotate
 from .commands import Command, CommandError, Start, Stop, parse_command_text, parse_track_request

@@ -1,4 +1,4 @@
-"""Tracker core: geometry, pre/post-processing and the per-frame loop."""
+"""Tracker core: input checks, post-processing, explicit state and the per-frame loop."""
 from .config import TrackerConfig
 from .preprocess import InputError
 from .state import TrackerState, TrackResult

@@ -1,13 +1,9 @@
-"""Image checks and normalisation to network input."""
+"""Checks of the images and boxes given to the tracker (errors name the values)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import torch
-
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
 
 class InputError(ValueError):
@@ -51,23 +47,3 @@ def check_box(box_xywh: object, img_h: int, img_w: int) -> tuple[float, float, f
     if x >= img_w or y >= img_h or x + w <= 0 or y + h <= 0:
         raise InputError(f"box {[x, y, w, h]} lies outside the {img_w}x{img_h} image")
     return x, y, w, h
-
-
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """Convert grayscale (HxW, HxWx1) and RGBA (HxWx4) uint8 frames to HxWx3 RGB."""
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return np.ascontiguousarray(image[:, :, :3])
-    return image
-
-
-def normalize_patch(patch: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 HxWx3 -> (1, 3, H, W) float32 ``(x/255 - mean)/std`` on ``device``."""
-    t = torch.from_numpy(np.ascontiguousarray(patch)).to(device, non_blocking=True)
-    t = t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    return (t - mean) / std

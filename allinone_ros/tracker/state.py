@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .geometry import CropGeometry
+from ..ops.crop import CropGeometry
 
 
 @dataclass

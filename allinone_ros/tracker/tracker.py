@@ -11,10 +11,12 @@ import torch
 
 from ..model import AllInOne, HeadOutput
 from ..model.language import SentenceTokenizer
+from ..ops.boxes import clip_box
+from ..ops.crop import CropGeometry, crop_square, map_box_back
+from ..ops.normalize import image_to_tensor
 from .config import TrackerConfig
-from .geometry import CropGeometry, clip_box, crop_square, map_box_back
 from .postprocess import decode_box, hann2d
-from .preprocess import InputError, check_box, check_image, normalize_patch
+from .preprocess import InputError, check_box, check_image
 from .state import TrackerState, TrackResult
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class Tracker:
     ) -> tuple[torch.Tensor, CropGeometry]:
         """Square crop around the box, normalised network input (1, 3, S, S) on the device."""
         patch, geom = crop_square(image_rgb, tuple(box_xywh), factor, out_size)
-        return normalize_patch(patch, self.device), geom
+        return image_to_tensor(patch, self.device)[None], geom  # (1, 3, S, S)
 
     def _decode(self, out: HeadOutput, geom: CropGeometry, img_h: int, img_w: int) -> tuple[np.ndarray, float]:
         """Hann-windowed peak -> clipped image ``box_xywh`` and the raw score peak as confidence."""

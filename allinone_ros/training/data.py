@@ -25,7 +25,7 @@ from ..data.sampling import PairSampler, PairSamplingConfig
 from ..data.sequence import DatasetLayoutError, Sequence, read_sequence_dir
 from ..model import ModelConfig
 from ..model.language import SentenceTokenizer
-from ..tracker.preprocess import MEAN, STD
+from ..ops.normalize import image_to_tensor
 from .config import DataConfig, DataSource
 from .distributed import DistInfo
 
@@ -92,22 +92,12 @@ class PairDataset:
         src = self.sources[int(rng.choice(len(self.sources), p=self.probs))]
         pair = augment_pair(src.sampler.sample(rng), rng, self.augment)
         return {
-            "template": to_tensor(pair.template),
-            "search": to_tensor(pair.search),
+            "template": image_to_tensor(pair.template),
+            "search": image_to_tensor(pair.search),
             "box_cxcywh": torch.from_numpy(np.asarray(pair.search_box_cxcywh, dtype=np.float32)),
             "present": pair.search_present,
             "sentence": pair.sentence,
         }
-
-
-_MEAN = torch.tensor(MEAN).view(3, 1, 1)
-_STD = torch.tensor(STD).view(3, 1, 1)
-
-
-def to_tensor(patch: np.ndarray) -> torch.Tensor:
-    """uint8 HxWx3 RGB -> (3, H, W) float32 normalised as at inference."""
-    t = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div_(255.0)
-    return (t - _MEAN) / _STD
 
 
 class EpochView(Dataset):

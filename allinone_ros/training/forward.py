@@ -56,7 +56,7 @@ class TrainingForward(nn.Module):
         else:
             raise ValueError("TrainingForward needs text_feat or input_ids + attention_mask")
         patches = m.backbone.embed(template, search)
-        feat, kept = m.forward_features(template, search, lang, keep_ratio, patches=patches)  # (B, C, G, G)
+        feat, kept = m.forward_features(patches, lang, keep_ratio)  # (B, C, G, G)
         with torch.autocast(device_type=feat.device.type, enabled=False):
             score, size, offset = m.forward_head(feat.float())
         vx, vz, vl = m.backbone.forward_alignment(patches, lang)

@@ -23,8 +23,9 @@ from ..data.sequence import DatasetLayoutError, Sequence
 from ..data.synthetic import (
     COLOURS_RGB, SHAPES, ObjectTrack, clip_box_to_frame, describe_object, plain_description, scene_objects,
 )
-from ..grounding.builtin import letterbox, normalize_frame
+from ..grounding.builtin import letterbox
 from ..grounding.net import TextGrounderConfig
+from ..ops.normalize import image_to_tensor
 from .config import DataSource, _check_number
 from .data import read_source
 
@@ -162,7 +163,7 @@ class FrameDataset:
         patch, lb = letterbox(image, self.model.input_width, self.model.input_height)
         patch = adjust_brightness(patch, float(bright))
         box_in = box * lb.scale if present else np.zeros(4)
-        sample = {"image": normalize_frame(patch), "box_xywh": torch.tensor(box_in, dtype=torch.float32),
+        sample = {"image": image_to_tensor(patch), "box_xywh": torch.tensor(box_in, dtype=torch.float32),
                   "present": present, "sentence": sentence, "sequence": seq.name, "frame": k}
         if self.with_objects:
             objects = self._scene_attributes(seq, k, image.shape[:2]) if self.scene_meta[src] else np.zeros((0, 6))

@@ -1,9 +1,11 @@
-"""A tracker whose pre/post-processing runs on the backend's device (built by :func:`allinone_ros.lifecycle.build_tracker`).
+"""Trackers whose network runs through a backend: the inference path every tool and the node use
+(:func:`make_tracker`, called by :func:`allinone_ros.lifecycle.build_tracker`).
 
-:class:`DeviceTracker` keeps the :class:`~allinone_ros.tracker.Tracker` interface and state, and
-replaces only the per-frame image work: the frame is uploaded once, crops are cut and normalised
-with torch ops on the device, and the box is decoded there; only [x, y, w, h, confidence] returns
-to the host. The default :class:`Tracker` is unchanged.
+With ``BackendConfig.preprocess='device'`` the tracker is a :class:`DeviceTracker`: it keeps the
+:class:`~allinone_ros.tracker.Tracker` interface and state, and replaces only the per-frame image
+work: the frame is uploaded once, crops are cut and normalised with torch ops on the device, and
+the box is decoded there; only [x, y, w, h, confidence] returns to the host. Otherwise it is a
+plain :class:`Tracker` with the backend as its model runner.
 """
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ import numpy as np
 import torch
 
 from ..model import AllInOne, HeadOutput
+from ..ops.crop import CropGeometry, crop_geometry
 from ..tracker import ModelRunner, Tracker, TrackerConfig
-from ..tracker.geometry import CropGeometry, crop_geometry
 from .base import Backend
 from .config import BackendConfig
 from .factory import create_backend
-from .gpu_preprocess import DevicePreprocessor, decode_on_device
+from .device_crop import DeviceCropper
+from .device_decode import decode_on_device
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class DeviceTracker(Tracker):
     def __init__(self, model: AllInOne, config: TrackerConfig | None = None, runner: ModelRunner | None = None,
                  sync_timings: bool = False) -> None:
         super().__init__(model, config, runner)
-        self.pre = DevicePreprocessor(self.device)
+        self.cropper = DeviceCropper(self.device)
         self.sync_timings = sync_timings
 
     def _stage_done(self) -> None:
@@ -44,7 +47,7 @@ class DeviceTracker(Tracker):
         self, image_rgb: np.ndarray, box_xywh: np.ndarray, factor: float, out_size: int
     ) -> tuple[torch.Tensor, CropGeometry]:
         geom = crop_geometry(tuple(box_xywh), factor, out_size)
-        return self.pre.crop(self.pre.upload(image_rgb), geom), geom  # (1, 3, S, S)
+        return self.cropper.crop(self.cropper.upload(image_rgb), geom), geom  # (1, 3, S, S)
 
     def _decode(self, out: HeadOutput, geom: CropGeometry, img_h: int, img_w: int) -> tuple[np.ndarray, float]:
         window = self.window if self.config.hann_window else None

@@ -1,4 +1,5 @@
-"""Crop and map-back geometry of the released tracker (OSTrack family conventions).
+"""Square crops around a box and the map back to the image (the released tracker's conventions,
+OSTrack family): used by the tracker, the device-side pre-processing and the training sampler.
 
 All boxes are in pixels with a top-left origin. Names carry their format:
 ``box_xywh`` = (x, y, w, h), ``box_cxcywh`` = (cx, cy, w, h), ``box_xyxy`` = (x1, y1, x2, y2).
@@ -93,47 +94,3 @@ def map_box_back(box_cxcywh_crop: np.ndarray, geom: CropGeometry) -> np.ndarray:
     cx_img = cx + geom.center_xy[0] - half
     cy_img = cy + geom.center_xy[1] - half
     return np.array([cx_img - 0.5 * w, cy_img - 0.5 * h, w, h], dtype=np.float64)
-
-
-def clip_box(box_xywh: np.ndarray, img_h: int, img_w: int, margin: int = 10) -> np.ndarray:
-    """Clip a box into the image keeping at least ``margin`` pixels of size, as the release does."""
-    x1, y1, w, h = (float(v) for v in box_xywh)
-    x2, y2 = x1 + w, y1 + h
-    x1 = min(max(0.0, x1), img_w - margin)
-    x2 = min(max(float(margin), x2), img_w)
-    y1 = min(max(0.0, y1), img_h - margin)
-    y2 = min(max(float(margin), y2), img_h)
-    w = max(float(margin), x2 - x1)
-    h = max(float(margin), y2 - y1)
-    return np.array([x1, y1, w, h], dtype=np.float64)
-
-
-def box_inside_image(box_xywh: np.ndarray, img_h: int, img_w: int, min_size: float = 1.0) -> np.ndarray | None:
-    """The part of ``box_xywh`` inside the ``img_w`` x ``img_h`` image, or None when under ``min_size`` px a side."""
-    x1, y1, w, h = (float(v) for v in box_xywh)
-    x2, y2 = min(x1 + w, float(img_w)), min(y1 + h, float(img_h))
-    x1, y1 = max(x1, 0.0), max(y1, 0.0)
-    if x2 - x1 < min_size or y2 - y1 < min_size:
-        return None
-    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
-
-
-def box_iou_xywh(a_xywh: np.ndarray, b_xywh: np.ndarray) -> float:
-    """Intersection over union of two ``box_xywh`` (0 when either is empty)."""
-    ax, ay, aw, ah = (float(v) for v in a_xywh)
-    bx, by, bw, bh = (float(v) for v in b_xywh)
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = max(aw, 0.0) * max(ah, 0.0) + max(bw, 0.0) * max(bh, 0.0) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def centre_offset(box_xywh: object, width: int, height: int) -> tuple[float, float]:
-    """Box centre relative to the image centre, in [-1, 1] (+x right, +y down; clipped), as
-    ``TrackedTarget.offset_x`` / ``offset_y`` define it."""
-    x, y, w, h = (float(v) for v in box_xywh)  # type: ignore[attr-defined]
-    half_w, half_h = width / 2.0, height / 2.0
-    ox = (x + w / 2.0 - half_w) / half_w
-    oy = (y + h / 2.0 - half_h) / half_h
-    return float(np.clip(ox, -1.0, 1.0)), float(np.clip(oy, -1.0, 1.0))

@@ -1,9 +1,10 @@
-"""Crop, pad, resize and normalise on the model's device; decode the box there too.
+"""Square crops cut, padded, resized and normalised on the model's device (any torch device).
 
 The frame is uploaded once (uint8), every crop is cut, zero-padded and resized with torch ops
 (``F.interpolate`` bilinear, ``align_corners=False``: the same sampling positions as OpenCV's
-INTER_LINEAR, which the CPU path uses), and only the final box and confidence return to the host.
-Works on CPU tensors too, which is how it is tested against the OpenCV path.
+INTER_LINEAR, which the host path :func:`allinone_ros.ops.crop.extract_crop` uses). Works on CPU
+tensors too, which is how it is tested against the OpenCV path. The box decoding that follows on
+the device is :mod:`.device_decode`.
 """
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..model import HeadOutput
-from ..tracker.geometry import CropGeometry
-from ..tracker.preprocess import MEAN, STD
+from ..ops.crop import CropGeometry
+from ..ops.normalize import normalize_pixels
 
 
-class DevicePreprocessor:
+class DeviceCropper:
     """Square crops of a device-resident uint8 frame, normalised for the network.
 
     ``round_like_cv2`` rounds the resized pixels to integers as OpenCV's uint8 resize does, so the
@@ -27,8 +27,6 @@ class DevicePreprocessor:
     def __init__(self, device: torch.device | str, round_like_cv2: bool = True) -> None:
         self.device = torch.device(device)
         self.round_like_cv2 = round_like_cv2
-        self.mean = torch.tensor(MEAN, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(STD, device=self.device).view(1, 3, 1, 1)
 
     def upload(self, image_rgb: np.ndarray) -> torch.Tensor:
         """HxWx3 uint8 host frame -> (H, W, 3) uint8 tensor on the device (one copy)."""
@@ -60,39 +58,5 @@ class DevicePreprocessor:
         return patch
 
     def crop(self, frame: torch.Tensor, geom: CropGeometry) -> torch.Tensor:
-        """(1, 3, S, S) float32 ``(x/255 - mean)/std`` crop (same arithmetic order as ``normalize_patch``)."""
-        return (self.crop_uint8_scale(frame, geom).div_(255.0) - self.mean) / self.std
-
-
-def decode_on_device(
-    out: HeadOutput,
-    window: torch.Tensor | None,
-    geom: CropGeometry,
-    image_hw: tuple[int, int],
-    clip_margin: int,
-) -> torch.Tensor:
-    """Box of the (windowed) score peak mapped to the image and clipped, plus the raw score peak.
-
-    Returns a float64 tensor [x, y, w, h, confidence] on the maps' device: one transfer to the host.
-    Same arithmetic as ``decode_box`` + ``map_box_back`` + ``clip_box``.
-    """
-    score = out.score_map[0, 0]  # (G, G)
-    g = score.shape[-1]
-    ranked = score * window if window is not None else score
-    idx = ranked.flatten().argmax()
-    iy, ix = idx // g, idx % g
-    offset = out.offset_map[0, :, iy, ix].double()  # (2,)
-    size = out.size_map[0, :, iy, ix].double()  # (2,)
-    scale = geom.out_size / geom.resize_factor  # crop side in image pixels
-    cx = (ix.double() + offset[0]) / g * scale + geom.center_xy[0] - 0.5 * geom.side
-    cy = (iy.double() + offset[1]) / g * scale + geom.center_xy[1] - 0.5 * geom.side
-    w, h = size[0] * scale, size[1] * scale
-    img_h, img_w = image_hw
-    m = float(clip_margin)
-    x1 = (cx - 0.5 * w).clamp(min=0.0).clamp(max=img_w - m)
-    x2 = (cx + 0.5 * w).clamp(min=m).clamp(max=float(img_w))
-    y1 = (cy - 0.5 * h).clamp(min=0.0).clamp(max=img_h - m)
-    y2 = (cy + 0.5 * h).clamp(min=m).clamp(max=float(img_h))
-    bw = (x2 - x1).clamp(min=m)
-    bh = (y2 - y1).clamp(min=m)
-    return torch.stack([x1, y1, bw, bh, score.max().double()])
+        """(1, 3, S, S) float32 ``(x/255 - mean)/std`` crop (the host path's normalisation, :mod:`allinone_ros.ops.normalize`)."""
+        return normalize_pixels(self.crop_uint8_scale(frame, geom))  # (1, 3, S, S)
