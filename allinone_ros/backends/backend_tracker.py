@@ -14,6 +14,7 @@ import logging
 import numpy as np
 import torch
 
+from ..ops.devices import check_same_device
 from ..model import AllInOne, HeadOutput
 from ..ops.crop import CropGeometry, crop_geometry
 from ..tracker import ModelRunner, Tracker, TrackerConfig
@@ -60,9 +61,7 @@ def make_tracker(model: AllInOne, tracker_config: TrackerConfig | None = None,
     """A tracker running ``model`` through the configured backend (device pre-processing if asked)."""
     backend_config = backend_config or BackendConfig()
     tracker_config = tracker_config or TrackerConfig(device=backend_config.device)
-    if tracker_config.device != backend_config.device:
-        raise ValueError(f"tracker device {tracker_config.device!r} differs from backend device "
-                         f"{backend_config.device!r}; use the same device for both")
+    check_same_device(tracker=tracker_config.device, backend=backend_config.device)
     backend = create_backend(model, backend_config)
     if backend_config.preprocess == "device":
         return DeviceTracker(model, tracker_config, runner=backend, sync_timings=sync_timings)

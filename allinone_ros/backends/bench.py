@@ -56,6 +56,8 @@ class BenchConfig:
     ort_intra_threads: int = 0
     ort_allow_spinning: bool = False
     compile_mode: str = "default"
+    template_factor: float | None = None  # None = the checkpoint's stored value (the paper's without one)
+    search_factor: float | None = None
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -132,13 +134,17 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def bench_model(cfg: BenchConfig) -> AllInOne:
+def bench_model(cfg: BenchConfig) -> tuple[AllInOne, TrackerConfig]:
+    """The network to time and the tracker settings to run it with (crop factors settled as in
+    :func:`~allinone_ros.tracker.factory.load_tracker_model`)."""
+    tracker_config = TrackerConfig(template_factor=cfg.template_factor, search_factor=cfg.search_factor,
+                                   device=cfg.device)
     if cfg.checkpoint:
-        from ..checkpoint import load_model
+        from ..tracker.factory import load_tracker_model
 
-        return load_model(cfg.checkpoint, trust=cfg.trust_checkpoint)
+        return load_tracker_model(cfg.checkpoint, tracker_config, trust=cfg.trust_checkpoint)
     torch.manual_seed(cfg.seed)
-    return build_model(tiny_config() if cfg.tiny else ModelConfig())
+    return build_model(tiny_config() if cfg.tiny else ModelConfig()), tracker_config
 
 
 # -- measurements ---------------------------------------------------------------------------
@@ -203,7 +209,8 @@ def plan_rows(cfg: BenchConfig) -> tuple[list[_Row], list[dict[str, str]]]:
     return rows, skipped
 
 
-def _build_row(row: _Row, model: AllInOne, cfg: BenchConfig, frames: list[bytes], init_box: np.ndarray) -> None:
+def _build_row(row: _Row, model: AllInOne, tracker_config: TrackerConfig, cfg: BenchConfig, frames: list[bytes],
+               init_box: np.ndarray) -> None:
     bcfg = BackendConfig(name=row.backend, precision=row.precision, device=cfg.device, cache_dir=cfg.cache_dir,
                          ort_intra_threads=cfg.ort_intra_threads,
                          ort_allow_spinning=cfg.ort_allow_spinning, compile_mode=cfg.compile_mode,
@@ -214,7 +221,7 @@ def _build_row(row: _Row, model: AllInOne, cfg: BenchConfig, frames: list[bytes]
         torch.cuda.reset_peak_memory_stats(cfg.device)
     _reset_peak_rss()
     t0 = time.perf_counter()
-    tracker = make_tracker(model, TrackerConfig(device=cfg.device), bcfg, sync_timings=cuda)
+    tracker = make_tracker(model, tracker_config, bcfg, sync_timings=cuda)
     if cuda:
         tracker.runner = _SyncedRunner(tracker.runner)
     tracker.initialize(decode_jpeg(frames[0]), init_box, "the patterned block")
@@ -259,12 +266,12 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendUnavailableError(f"device {cfg.device!r} requested but torch sees no CUDA GPU; use --device cpu")
     frames, gt = synthetic_sequence(cfg.frames + 1, cfg.frame_size, cfg.seed)
-    model = bench_model(cfg)
+    model, tracker_config = bench_model(cfg)
     rows, skipped = plan_rows(cfg)
     built: list[_Row] = []
     for row in tqdm(rows, desc="build+warm-up", unit="backend", disable=not progress):
         try:
-            _build_row(row, model, cfg, frames, gt[0])
+            _build_row(row, model, tracker_config, cfg, frames, gt[0])
         except (BackendUnavailableError, ArtifactError) as exc:
             if row.key == BASELINE:
                 raise

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..ops.devices import validate_device
+
 BACKENDS = ("auto", "eager", "compile", "tensorrt", "onnxruntime")
 PRECISIONS = ("fp32", "fp16", "bf16")
 ORT_PROVIDERS = ("cpu", "cuda", "tensorrt")
@@ -71,10 +73,7 @@ class BackendConfig:
         _check_choice("ort_opt_level", self.ort_opt_level, ORT_OPT_LEVELS)
         _check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
         _check_choice("preprocess", self.preprocess, PREPROCESS)
-        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if self.device.startswith("cuda:") and not self.device[5:].isdigit():
-            raise ValueError(f"device index must be a number, got {self.device!r}")
+        validate_device(self.device)
         if isinstance(self.ort_providers, str):
             raise ValueError(f"ort_providers must be a tuple of names, got the string {self.ort_providers!r}")
         for p in self.ort_providers:

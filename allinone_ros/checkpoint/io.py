@@ -11,6 +11,7 @@ import torch
 
 from ..config_io import ConfigError, from_dict, to_dict
 from ..model import AllInOne, ModelConfig, build_model
+from ..model.inference_settings import METADATA_KEY as SETTINGS_KEY, PAPER_SETTINGS, InferenceSettings
 from .errors import CheckpointError
 from .filter import checkpoint_filter_fn
 from .safe_load import load_pickle_checkpoint
@@ -25,12 +26,26 @@ TEXT_ENCODER_PREFIX = "text_encoder."
 
 @dataclass(frozen=True)
 class RawCheckpoint:
-    """What a checkpoint file holds: weights, the config if stored, and any extra metadata."""
+    """What a checkpoint file holds: weights, the config if stored, and any extra metadata.
+
+    ``inference``: the crop settings the network was trained with, None when the file stores none
+    (the released checkpoint, foreign files, ours from before they were stored).
+    """
 
     path: Path
     state_dict: dict[str, torch.Tensor]
     config: ModelConfig | None
     meta: dict[str, Any]
+    inference: InferenceSettings | None = None
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A loaded network and the inference settings its file stores (None: none stored)."""
+
+    model: AllInOne
+    inference: InferenceSettings | None
+    path: Path
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -53,21 +68,26 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> RawCheckpoint:
         state, meta = _read_safetensors(path)
         cfg_json = meta.get("allinone_config")
         cfg = _config_from(path, json.loads(cfg_json)) if cfg_json else None
-        extra = {k: _maybe_json(v) for k, v in meta.items() if k not in ("allinone_config", "format")}
-        return RawCheckpoint(path, state, cfg, extra)
+        stored = meta.get(SETTINGS_KEY)
+        extra = {k: _maybe_json(v) for k, v in meta.items() if k not in ("allinone_config", "format", SETTINGS_KEY)}
+        settings = _settings_from(path, _maybe_json(stored)) if stored is not None else _settings_of_run(path, extra)
+        return RawCheckpoint(path, state, cfg, extra, settings)
     obj = load_pickle_checkpoint(path, trust=trust)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict of tensors or a dict with 'net'/'model', got {type(obj).__name__}")
-    cfg = None
+    cfg, settings = None, None
     if obj.get("format") == FORMAT_NAME:
         cfg = _config_from(path, obj.get("config"))
+        if SETTINGS_KEY in obj:
+            settings = _settings_from(path, obj[SETTINGS_KEY])
     for key in _STATE_KEYS:
         if isinstance(obj.get(key), dict):
             if cfg is not None:
                 meta = dict(obj.get("meta") or {})
+                settings = settings or _settings_of_run(path, meta)
             else:  # foreign files: keep their plain extras (epoch, ...) for information
                 meta = {k: v for k, v in obj.items() if k != key}
-            return RawCheckpoint(path, obj[key], cfg, meta)
+            return RawCheckpoint(path, obj[key], cfg, meta, settings)
     if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return RawCheckpoint(path, obj, None, {})
     raise CheckpointError(
@@ -81,6 +101,27 @@ def _maybe_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _settings_from(path: Path, data: Any, where: str = "stored inference settings") -> InferenceSettings:
+    try:
+        return InferenceSettings.from_stored(data)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: malformed {where}: {exc}") from exc
+
+
+def _settings_of_run(path: Path, meta: dict[str, Any]) -> InferenceSettings | None:
+    """The crop factors of the training experiment an older checkpoint of ours stores (``meta['experiment']
+    ['data']``; a factor it leaves out had the paper's default), or None when there is none."""
+    experiment = meta.get("experiment")
+    data = experiment.get("data") if isinstance(experiment, dict) else None
+    names = PAPER_SETTINGS.to_dict()
+    if not isinstance(data, dict) or not names.keys() & data.keys():
+        return None
+    settings = _settings_from(path, {k: data.get(k, v) for k, v in names.items()},
+                              where="crop factors in the stored training experiment (experiment.data)")
+    log.info("%s stores no inference settings; using the crop factors of its training experiment", path)
+    return settings
 
 
 def _config_from(path: Path, data: Any) -> ModelConfig:
@@ -118,18 +159,24 @@ def infer_config(state: dict[str, torch.Tensor]) -> ModelConfig:
     )
 
 
-def load_model(
-    path: str | Path,
-    config: ModelConfig | None = None,
-    trust: bool = False,
-    attn_impl: str = "sdpa",
-    device: str | torch.device = "cpu",
-) -> AllInOne:
+def load_model(path: str | Path, config: ModelConfig | None = None, trust: bool = False, attn_impl: str = "sdpa",
+               device: str | torch.device = "cpu") -> AllInOne:
     """Build the network a checkpoint describes and load its weights strictly.
 
     The config comes from (in order) the ``config`` argument, the file, or the tensor shapes.
     Missing, unexpected or mis-shaped keys raise :class:`CheckpointError` naming the file and keys.
     """
+    return load_checkpoint(path, config, trust, attn_impl, device).model
+
+
+def load_checkpoint(
+    path: str | Path,
+    config: ModelConfig | None = None,
+    trust: bool = False,
+    attn_impl: str = "sdpa",
+    device: str | torch.device = "cpu",
+) -> LoadedCheckpoint:
+    """:func:`load_model` plus the inference settings the file stores (see :class:`LoadedCheckpoint`)."""
     raw = read_checkpoint(path, trust=trust)
     cfg = config or raw.config or infer_config(raw.state_dict)
     frozen_external = cfg.language_encoder == "pretrained" and cfg.freeze_text_encoder
@@ -143,11 +190,13 @@ def load_model(
     if frozen_external:  # the frozen encoder keeps the weights it loaded from its own directory
         state.update({k: v for k, v in model.state_dict().items() if k.startswith(TEXT_ENCODER_PREFIX)})
     model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    return LoadedCheckpoint(model.to(device).eval(), raw.inference, raw.path)
 
 
-def save_checkpoint(path: str | Path, model: AllInOne, meta: dict[str, Any] | None = None) -> Path:
-    """Write weights plus the model config (``.safetensors`` or a torch file by suffix).
+def save_checkpoint(path: str | Path, model: AllInOne, meta: dict[str, Any] | None = None,
+                    inference: InferenceSettings = PAPER_SETTINGS) -> Path:
+    """Write weights, the model config and the ``inference`` settings the network was trained with
+    (``.safetensors`` or a torch file by suffix).
 
     A frozen pretrained text encoder is not stored: it is reloaded from its own directory.
     """
@@ -162,11 +211,12 @@ def save_checkpoint(path: str | Path, model: AllInOne, meta: dict[str, Any] | No
 
         md = {"format": FORMAT_NAME, "allinone_config": json.dumps(to_dict(cfg))}
         md.update({k: json.dumps(v) if not isinstance(v, str) else v for k, v in (meta or {}).items()})
+        md[SETTINGS_KEY] = json.dumps(inference.to_dict())
         save_file(state, str(path), metadata=md)
     else:
         torch.save(
             {"format": FORMAT_NAME, "version": FORMAT_VERSION, "config": to_dict(cfg), "model": state,
-             "meta": dict(meta or {})},
+             "meta": dict(meta or {}), SETTINGS_KEY: inference.to_dict()},
             path,
         )
     return path

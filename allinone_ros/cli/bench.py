@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_engine_cache_argument, cli_main, model_tool_parser, set_threads
+from .common import add_crop_arguments, add_engine_cache_argument, cli_main, model_tool_parser, set_threads
 
 PROG = "allinone-bench"
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile-mode", default="default",
                    choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
     add_engine_cache_argument(p, "--cache-dir")
+    add_crop_arguments(p)
     p.add_argument("--output", "-o", type=Path, default=Path("bench.json"),
                    help="JSON report (a .md table is written beside it)")
     p.add_argument("--no-progress", action="store_true")
@@ -63,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         frame_size=args.frame_size, rounds=args.rounds,
         cache_dir=str(args.engine_cache) if args.engine_cache else "", ort_intra_threads=args.ort_threads,
         ort_allow_spinning=args.ort_spin,
-        compile_mode=args.compile_mode,
+        compile_mode=args.compile_mode, template_factor=args.template_factor, search_factor=args.search_factor,
     )
     report = run_bench(cfg, progress=not args.no_progress)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ from ..config_io import ConfigError
 from ..data.frames import FrameReadError
 from ..grounding.base import GroundingModelError
 from ..model.language import TextEncoderError
+from ..tracker.config import TrackerConfig
+from ..model.inference_settings import PAPER_SETTINGS
 from ..tracker.preprocess import InputError
 from .output_mode import use_output_umask
 
@@ -86,6 +88,45 @@ def backend_config(args: argparse.Namespace, threads: int | None = None) -> Back
     return BackendConfig(name=args.backend, precision=args.precision, device=args.device,
                          cache_dir=str(args.engine_cache) if args.engine_cache else "",
                          ort_intra_threads=max(threads, 0))
+
+
+def add_tracker_arguments(p: argparse.ArgumentParser, threads_help: str) -> None:
+    """What builds and runs the tracker: ``--device``, ``--threads``, backend, crop factors, lifecycle, trust."""
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, default=0, help=threads_help)
+    add_backend_arguments(p)
+    add_crop_arguments(p)
+    add_lifecycle_argument(p)
+    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
+
+
+def add_crop_arguments(p: argparse.ArgumentParser) -> None:
+    """``--template-factor`` / ``--search-factor``: override the crop factors the checkpoint stores."""
+    for name, what in (("template", "template (first-frame) crop"), ("search", "search crop")):
+        paper = getattr(PAPER_SETTINGS, f"{name}_factor")
+        p.add_argument(f"--{name}-factor", type=float, default=None, metavar="F",
+                       help=f"side of the {what} in target sizes (default: the value stored in the checkpoint; "
+                            f"{paper:.1f}, the paper's, for checkpoints that store none)")
+
+
+def tracker_config(args: argparse.Namespace) -> TrackerConfig:
+    """The :class:`TrackerConfig` of ``--device`` and :func:`add_crop_arguments` (unset factors: the checkpoint's)."""
+    return TrackerConfig(template_factor=args.template_factor, search_factor=args.search_factor, device=args.device)
+
+
+def add_grounder_argument(p: argparse.ArgumentParser) -> None:
+    """``--grounder`` (see :func:`allinone_ros.grounding.build_grounder`)."""
+    p.add_argument("--grounder", default="",
+                   help="'' = the shipped built-in grounder, 'none', a .safetensors grounder checkpoint or a "
+                        "transformers Grounding DINO / OWLv2 model directory (sentence starts and re-finding a lost "
+                        "target)")
+
+
+def add_plain_argument(p: argparse.ArgumentParser, purpose: str, lost_output: str) -> None:
+    """``--plain``: the released tracker as published instead of the node's target lifecycle."""
+    p.add_argument("--plain", action="store_true",
+                   help=f"the released tracker as published (a box on every frame, no loss detection), {purpose}; "
+                        f"default: the node's target lifecycle (no box while LOST, {lost_output})")
 
 
 def set_threads(threads: int) -> None:

@@ -11,10 +11,12 @@ from tqdm import tqdm
 from ..data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
 from ..data.sequence import Sequence
 from ..evaluation.runner import MODES, EvalJob, run_evaluation
-from ..tracker import TrackerConfig
 from ..evaluation.protocols import DATASET_DEFAULT_PROTOCOL, PROTOCOLS
 from . import metrics as metrics_cli
-from .common import add_backend_arguments, add_lifecycle_argument, backend_config, cli_main, lifecycle_config
+from .common import (
+    add_grounder_argument, add_plain_argument, add_tracker_arguments, backend_config, cli_main, lifecycle_config,
+    tracker_config,
+)
 
 PROG = "allinone-eval"
 
@@ -37,20 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initialisation: box+nl (box and sentence), box (no sentence), nl (sentence alone: "
                         "the grounder finds the target; frame 1 is tracked like every frame, though every "
                         "toolkit protocol scores it as the ground truth)")
-    p.add_argument("--grounder", default="",
-                   help="'' = the shipped built-in grounder, 'none', a .safetensors grounder checkpoint, or a "
-                        "transformers Grounding DINO / OWLv2 model directory (sentence starts, re-finding a lost target)")
-    p.add_argument("--plain", action="store_true",
-                   help="the released tracker as published (a box on every frame), as the paper evaluates it; "
-                        "default: the node's target lifecycle (no box while LOST, states and confidences written "
-                        "for the long-term metrics)")
+    add_grounder_argument(p)
+    add_plain_argument(p, "as the paper evaluates it", "states and confidences written for the long-term metrics")
     p.add_argument("--workers", type=int, default=1, help="sequences tracked in parallel (processes)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch and onnxruntime threads per worker (0 = cores / workers)")
-    add_backend_arguments(p)
-    add_lifecycle_argument(p)
-    p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling (trusted files only)")
+    add_tracker_arguments(p, "torch and onnxruntime threads per worker (0 = cores / workers)")
     p.add_argument("--no-metrics", action="store_true", help="only write result files, do not score")
     p.add_argument("--protocol", choices=list(PROTOCOLS),
                    help="scoring protocol (official toolkit reproduced; default per dataset: "
@@ -81,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     sequences = _select(open_dataset(kind, args.dataset_root, args.split, args.image_topic), args.sequences)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     job = EvalJob(checkpoint=str(args.checkpoint) if args.checkpoint else None,
-                  tracker=TrackerConfig(device=args.device), backend=backend_config(args, threads), mode=args.mode,
+                  tracker=tracker_config(args), backend=backend_config(args, threads), mode=args.mode,
                   threads=threads, trust_checkpoint=args.trust_checkpoint, grounder=args.grounder,
                   plain=args.plain, lifecycle=lifecycle_config(args))
     name = args.name or (args.checkpoint.name.split(".")[0] if args.checkpoint else "default")

@@ -26,11 +26,10 @@ from ..grounding import GrounderConfig, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
 from ..ops import box_files
-from ..tracker import TrackerConfig
 from ..visualize import VideoSink, draw_box
 from .common import (
-    TRUST_CHECKPOINT_HELP, add_backend_arguments, add_lifecycle_argument, backend_config, cli_main, lifecycle_config,
-    parse_box, set_threads,
+    add_grounder_argument, add_plain_argument, add_tracker_arguments, backend_config, cli_main, lifecycle_config,
+    parse_box, set_threads, tracker_config,
 )
 
 log = logging.getLogger("allinone-track")
@@ -56,22 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-box", type=parse_box, default=None, help="initial box x,y,w,h (default: groundtruth line 1)")
     p.add_argument("--text", default=None, help="sentence describing the target (default: nlp.txt/language.txt)")
     p.add_argument("--save-video", type=Path, default=None, help="write an annotated video (.mp4 or .avi)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="CPU threads for torch and onnxruntime (0 = their defaults)")
-    add_backend_arguments(p)
-    add_lifecycle_argument(p)
-    p.add_argument("--trust-checkpoint", action="store_true", help=TRUST_CHECKPOINT_HELP)
+    add_tracker_arguments(p, "CPU threads for torch and onnxruntime (0 = their defaults)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--nl-only", action="store_true",
                    help="start from the sentence alone: any initial box is ignored and the grounder finds the target")
-    p.add_argument("--plain", action="store_true",
-                   help="the released tracker as published (a box on every frame, no loss detection), to reproduce "
-                        "the paper; default: the node's target lifecycle (no box while LOST, written as 0,0,0,0)")
-    p.add_argument("--grounder", default="",
-                   help="'' = the shipped built-in grounder, 'none', a .safetensors grounder checkpoint or a "
-                        "transformers Grounding DINO / OWLv2 model directory (sentence starts and re-finding a lost "
-                        "target)")
+    add_plain_argument(p, "to reproduce the paper", "written as 0,0,0,0")
+    add_grounder_argument(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -142,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("--nl-only needs a sentence: pass --text or use a sequence with nlp.txt/language.txt")
     if args.plain and args.nl_only:
         raise ValueError("--plain starts from a box only; drop --nl-only or --plain")
-    tracker = build_tracker(args.checkpoint, TrackerConfig(device=args.device), backend_config(args),
+    tracker = build_tracker(args.checkpoint, tracker_config(args), backend_config(args),
                             trust=args.trust_checkpoint)
     log.info("backend: %s", describe_tracker(tracker))
     if args.plain:

@@ -1,7 +1,7 @@
 """Template/search pair sampling for training (OSTrack-style crops and jitter).
 
 A pair is two frames of one sequence where the target is visible: the *template* crop
-(factor 2.0, 128 px, no jitter) and the *search* crop (factor 4.0, 256 px) taken around a
+(the paper's factor 2.0, 128 px, no jitter) and the *search* crop (factor 4.0, 256 px) taken around a
 jittered copy of the target box, so the target is not always centred nor of the same size::
 
     size'   = (w, h) * exp(randn(2) * scale_jitter)
@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ops.crop import CropGeometry, crop_geometry, extract_crop
+from ..model.inference_settings import PAPER_SETTINGS
 from .frames import read_frame
 from .sequence import Sequence
 
@@ -54,11 +55,12 @@ FrameLoader = Callable[[Path], np.ndarray]
 
 @dataclass(frozen=True)
 class PairSamplingConfig:
-    """Crop sizes, jitter and frame-gap rules (defaults: the release's training configuration)."""
+    """Crop sizes, jitter and frame-gap rules (defaults: the release's training configuration;
+    crop factors: :data:`~allinone_ros.model.inference_settings.PAPER_SETTINGS`)."""
 
-    template_factor: float = 2.0
+    template_factor: float = PAPER_SETTINGS.template_factor
     template_size: int = 128
-    search_factor: float = 4.0
+    search_factor: float = PAPER_SETTINGS.search_factor
     search_size: int = 256
     center_jitter: float = 3.0
     scale_jitter: float = 0.25

@@ -33,6 +33,7 @@ from ..backends.base import Backend
 from ..backends.config import BackendConfig
 from ..backends.backend_tracker import describe_tracker
 from ..data.sequence import Sequence
+from ..ops.devices import check_same_device
 from ..lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
 from ..tracker import TrackerConfig
@@ -65,9 +66,7 @@ class EvalJob:
             raise ValueError("mode 'nl' (start from the sentence alone) needs a grounder; grounder 'none' was given")
         if self.plain and self.mode == "nl":
             raise ValueError("mode 'nl' needs the target lifecycle (grounding); plain starts from a box only")
-        if self.backend.device != self.tracker.device:
-            raise ValueError(f"backend device {self.backend.device!r} differs from tracker device "
-                             f"{self.tracker.device!r}; use the same device for both")
+        check_same_device(tracker=self.tracker.device, backend=self.backend.device)
 
 
 

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-DEVICES_HELP = "'cpu', 'cuda', 'cuda:N'"
+from ..ops.devices import validate_device
 
 
 class GroundingModelError(RuntimeError):
@@ -60,5 +60,4 @@ class GrounderConfig:
             raise ValueError(f"max_candidates must be an integer >= 1, got {self.max_candidates!r}")
         if not (math.isfinite(self.min_box_size) and self.min_box_size >= 0):
             raise ValueError(f"min_box_size must be >= 0 pixels, got {self.min_box_size!r}")
-        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
-            raise ValueError(f"device must be one of {DEVICES_HELP}, got {self.device!r}")
+        validate_device(self.device)

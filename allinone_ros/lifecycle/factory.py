@@ -20,6 +20,9 @@ def build_tracker(checkpoint: str | Path | None = None, tracker_config: TrackerC
     """Load ``checkpoint`` (None: the shipped default model) and run it through ``backend_config``
     (default: eager PyTorch fp32 on ``tracker_config.device``).
 
+    Crop factors left unset (None) in ``tracker_config`` come from the checkpoint (the paper's values
+    when it stores none); see :mod:`allinone_ros.model.inference_settings`.
+
     A device that is not there raises :class:`~allinone_ros.backends.BackendUnavailableError` before
     the checkpoint is read.
     """
@@ -27,7 +30,7 @@ def build_tracker(checkpoint: str | Path | None = None, tracker_config: TrackerC
         device=backend_config.device if backend_config is not None else "cpu")
     backend_config = backend_config or BackendConfig(name=DEFAULT_BACKEND, device=tracker_config.device)
     check_device(backend_config)
-    model = load_tracker_model(checkpoint, tracker_config, trust)
+    model, tracker_config = load_tracker_model(checkpoint, tracker_config, trust)
     return make_tracker(model, tracker_config, backend_config)
 
 

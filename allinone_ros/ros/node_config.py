@@ -29,7 +29,9 @@ from typing import Any, Callable, Literal
 
 from ..backends.config import BACKENDS, PRECISIONS, BackendConfig
 from ..lifecycle import LifecycleConfig
-from ..tracker.config import DEVICES_HELP, TrackerConfig
+from ..ops.devices import DEVICES_HELP, cuda_index, validate_device
+from ..tracker.config import TrackerConfig
+from ..model.inference_settings import PAPER_SETTINGS
 
 ApplyTime = Literal["startup", "configure", "live"]
 Value = bool | int | float | str
@@ -127,6 +129,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "Grounding DINO / OWLv2 / OWL-ViT model saved with save_pretrained.",
         "configure", constraints="'', 'none', an existing .safetensors file or model directory",
     ),
+    *(ParamSpec(f"{crop}_factor", 0.0,
+                f"Side of the {crop} crop in target sizes. 0.0 = the value stored in the checkpoint "
+                f"({getattr(PAPER_SETTINGS, crop + '_factor'):.1f}, the paper's, for a checkpoint that stores none); "
+                "> 0 overrides it.", "configure", range=(0.0, 100.0)) for crop in ("template", "search")),
     ParamSpec(
         "device", "cpu", f"Inference device: {DEVICES_HELP}.",
         "configure", constraints="cpu, cuda or cuda:N with an available CUDA device N",
@@ -263,6 +269,8 @@ class NodeSettings:
     frame_history: int
     autostart: bool
     live: LiveSettings
+    template_factor: float = 0.0  # 0.0 = the checkpoint's
+    search_factor: float = 0.0
 
     @property
     def input_topic(self) -> str:
@@ -270,8 +278,9 @@ class NodeSettings:
         return f"{self.image_topic}/compressed" if self.compressed_input else self.image_topic
 
     def tracker_config(self) -> TrackerConfig:
-        """The core tracker's config (the crop/window defaults reproduce the released tracker)."""
-        return TrackerConfig(device=self.device)
+        """The core tracker's config; crop factors 0.0 = unset (None): the checkpoint's stored values."""
+        return TrackerConfig(template_factor=self.template_factor or None, search_factor=self.search_factor or None,
+                             device=self.device)
 
     def backend_config(self) -> BackendConfig:
         """How the network runs; ``cpu_threads`` also bounds ONNX Runtime's intra-op threads."""
@@ -368,17 +377,15 @@ def check_value(name: str, value: Any, env: Environment | None = None, deep: boo
 
 def _device_error(device: str, env: Environment | None) -> str | None:
     try:
-        TrackerConfig(device=device)
+        validate_device(device)
     except ValueError as exc:
         return str(exc)
-    if device.startswith("cuda:") and not device[5:].isdigit():
-        return f"device must be one of {DEVICES_HELP}, got {device!r}"
-    if env is None or device == "cpu":
+    index = cuda_index(device)
+    if env is None or index is None:
         return None
     count = env.cuda_device_count()
     if count == 0:
         return f"device {device!r} requested but CUDA is not available here; use device 'cpu'"
-    index = int(device[5:]) if device.startswith("cuda:") else 0
     if index >= count:
         return f"device {device!r} requested but only {count} CUDA device(s) exist (cuda:0..cuda:{count - 1})"
     return None
@@ -462,6 +469,7 @@ def settings_from_values(values: dict[str, Any], env: Environment | None = None)
         frame_history=values["frame_history"],
         autostart=values["autostart"],
         live=live_from_values(values),
+        template_factor=float(values["template_factor"]), search_factor=float(values["search_factor"]),
     )
     try:
         settings.backend_config()

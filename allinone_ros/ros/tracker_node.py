@@ -91,7 +91,7 @@ from allinone_ros.msg import TrackedTarget, TrackRequest
 from ..backends.base import Backend
 from ..backends.config import BackendConfig
 from ..backends.backend_tracker import describe_tracker, make_tracker
-from ..checkpoint import CheckpointError, load_model
+from ..checkpoint import CheckpointError
 from ..grounding import GrounderConfig, GroundingModelError, build_grounder
 from ..lifecycle import TargetLifecycle, TargetResult, TargetState
 from ..ops.boxes import centre_offset
@@ -289,7 +289,7 @@ class TrackerNode(LifecycleNode):
                 self.get_logger().error(f"configure failed: {reason}")
             return TransitionCallbackReturn.FAILURE
         try:
-            model = self._load_model(settings)
+            model, settings = self._load_model(settings)
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
             self.get_logger().error(f"configure failed: cannot load the model: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -319,24 +319,25 @@ class TrackerNode(LifecycleNode):
         )
         return super().on_configure(state)
 
-    def _load_model(self, settings: NodeSettings) -> Any:
+    def _load_model(self, settings: NodeSettings) -> tuple[Any, NodeSettings]:
+        """The network (on the CPU) and ``settings`` with the crop factors settled (parameter > checkpoint > paper)."""
         import torch
 
-        from ..tracker.factory import default_model_path
+        from ..tracker.factory import default_model_path, load_tracker_model
 
         if settings.cpu_threads > 0:
             torch.set_num_threads(settings.cpu_threads)
         path = settings.checkpoint or str(default_model_path())
-        config = settings.tracker_config()
-        model = load_model(path, trust=settings.trust_checkpoint, attn_impl=config.attn_impl, device="cpu")
+        model, config = load_tracker_model(path, settings.tracker_config(), trust=settings.trust_checkpoint)
         cfg = model.cfg
         note = ("the sentence does not change the output (as released)" if cfg.language_encoder == "official"
                 else "the sentence steers the tracker")
         self.get_logger().info(
             f"model {path} (width {cfg.embed_dim}, depth {cfg.depth}, language encoder {cfg.language_encoder}: "
-            f"{note})"
+            f"{note}); crops: template {config.template_factor:g}x -> {cfg.template_size} px, "
+            f"search {config.search_factor:g}x -> {cfg.search_size} px"
         )
-        return model
+        return model, replace(settings, template_factor=config.template_factor, search_factor=config.search_factor)
 
     def _build_tracker(self) -> None:
         """The tracker through the configured backend; pins the backend ``auto`` chose."""

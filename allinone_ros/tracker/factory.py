@@ -9,9 +9,10 @@ import os
 from pathlib import Path
 
 
-from ..checkpoint import CheckpointError, load_model
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..model import AllInOne
 from .config import TrackerConfig
+from ..model.inference_settings import resolve_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,18 @@ def default_model_path() -> Path:
     )
 
 
-def load_tracker_model(checkpoint: str | Path | None, config: TrackerConfig, trust: bool = False) -> AllInOne:
-    """Load ``checkpoint`` (default: the shipped model) with the attention path ``config`` asks for."""
+def load_tracker_model(checkpoint: str | Path | None, config: TrackerConfig,
+                       trust: bool = False) -> tuple[AllInOne, TrackerConfig]:
+    """Load ``checkpoint`` (default: the shipped model) with the attention path ``config`` asks for.
+
+    Returns the network and ``config`` with its crop factors settled: an explicit value in ``config``
+    wins, else the checkpoint's stored settings, else the paper's (logged at INFO with their source).
+    """
     path = Path(checkpoint) if checkpoint else default_model_path()
-    model = load_model(path, trust=trust, attn_impl=config.attn_impl)
-    log.info("loaded %s (%s text encoder, width %d, depth %d)", path, model.cfg.language_encoder,
-             model.cfg.embed_dim, model.cfg.depth)
-    return model
+    loaded = load_checkpoint(path, trust=trust, attn_impl=config.attn_impl)
+    model = loaded.model
+    log.info("loaded %s (%s text encoder, width %d, depth %d, template %d px, search %d px)", path,
+             model.cfg.language_encoder, model.cfg.embed_dim, model.cfg.depth, model.cfg.template_size,
+             model.cfg.search_size)
+    settings = resolve_settings(loaded.inference, config.template_factor, config.search_factor, where=str(path))
+    return model, config.with_settings(settings)

@@ -47,7 +47,7 @@ class Tracker:
     """
 
     def __init__(self, model: AllInOne, config: TrackerConfig | None = None, runner: ModelRunner | None = None) -> None:
-        self.config = config or TrackerConfig()
+        self.config = (config or TrackerConfig()).with_settings()  # unset crop factors: the paper's
         self.device = torch.device(self.config.device)
         self.model = model.to(self.device).eval()
         self.runner: ModelRunner = runner or EagerRunner(self.model)

@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 
 from ..config_io import ConfigError, from_dict, read_yaml, to_dict
+from ..ops.devices import validate_device
 from ..model import ModelConfig
+from ..model.inference_settings import PAPER_SETTINGS, InferenceSettings
 from .losses import LossWeights
 
 SOURCE_KINDS = ("synthetic", "sequences", "auto", "lasot", "lasot_ext", "tnl2k", "otb99_lang", "webuav3m", "got10k")
@@ -63,21 +65,29 @@ class DataSource:
         _check_number(self, "weight", low=0.0, low_open=True)
 
 
+def check_sources(sources: tuple[DataSource, ...]) -> None:
+    """ValueError naming the first entry of ``data.sources`` that is not a :class:`DataSource`."""
+    for i, src in enumerate(sources):
+        if not isinstance(src, DataSource):
+            raise ValueError(f"data.sources[{i}] must be a mapping with kind/root, got {src!r}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Pair sampling and augmentation.
 
-    Crop sizes come from the model (``template_size``/``search_size``); the factors, jitter and
-    gap are those of the release (template factor 2 without jitter, search factor 4 with
-    centre jitter 3 and scale jitter 0.25), the photometric augmentation that of
-    :mod:`allinone_ros.data.augment`.
+    Crop sizes come from the model (``template_size``/``search_size``); the factors default to the
+    paper's (:data:`~allinone_ros.model.inference_settings.PAPER_SETTINGS`) and are stored in every
+    checkpoint of the run, so the tracker crops as the network was trained. Jitter and gap are
+    those of the release (no template jitter, search centre jitter 3 and scale jitter 0.25), the
+    photometric augmentation that of :mod:`allinone_ros.data.augment`.
     """
 
     sources: tuple[DataSource, ...] = ()
     samples_per_epoch: int = 60000
     max_gap: int = 200
-    template_factor: float = 2.0
-    search_factor: float = 4.0
+    template_factor: float = PAPER_SETTINGS.template_factor
+    search_factor: float = PAPER_SETTINGS.search_factor
     center_jitter: float = 3.0
     scale_jitter: float = 0.25
     brightness_jitter: float = 0.2
@@ -87,9 +97,7 @@ class DataConfig:
     num_workers: int = 2
 
     def __post_init__(self) -> None:
-        for i, src in enumerate(self.sources):
-            if not isinstance(src, DataSource):
-                raise ValueError(f"data.sources[{i}] must be a mapping with kind/root, got {src!r}")
+        check_sources(self.sources)
         _check_number(self, "samples_per_epoch", low=1, integer=True)
         _check_number(self, "max_gap", low=0, integer=True)
         _check_number(self, "num_workers", low=0, integer=True)
@@ -99,6 +107,10 @@ class DataConfig:
             _check_number(self, name, low=0.0)
         for name in ("brightness_jitter", "grayscale_prob", "hflip_prob", "negative_prob"):
             _check_number(self, name, low=0.0, high=1.0)
+
+    def inference_settings(self) -> InferenceSettings:
+        """The crop factors this data trains with; stored in every checkpoint of the run."""
+        return InferenceSettings(template_factor=self.template_factor, search_factor=self.search_factor)
 
 
 @dataclass(frozen=True)
@@ -168,8 +180,7 @@ class RunConfig:
         _check_number(self, "keep_checkpoints", low=0, integer=True)
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        validate_device(self.device, allow_auto=True)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..ops.devices import validate_device
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +50,7 @@ def dist_info_from_env() -> DistInfo:
 
 def resolve_device(requested: str, info: DistInfo) -> torch.device:
     """``auto`` -> this rank's GPU when CUDA is available, else CPU. ``cuda`` -> this rank's GPU."""
+    validate_device(requested, allow_auto=True, name="run.device")
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):

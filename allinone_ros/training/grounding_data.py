@@ -26,7 +26,7 @@ from ..data.synthetic import (
 from ..grounding.builtin import letterbox
 from ..grounding.net import TextGrounderConfig
 from ..ops.normalize import image_to_tensor
-from .config import DataSource, _check_number
+from .config import DataSource, _check_number, check_sources
 from .data import read_source
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,7 @@ class GroundingDataConfig:
     num_workers: int = 1
 
     def __post_init__(self) -> None:
-        for i, src in enumerate(self.sources):
-            if not isinstance(src, DataSource):
-                raise ValueError(f"data.sources[{i}] must be a mapping with kind/root, got {src!r}")
+        check_sources(self.sources)
         _check_number(self, "samples_per_epoch", low=1, integer=True)
         _check_number(self, "num_workers", low=0, integer=True)
         _check_number(self, "min_box_size", low=0.0)

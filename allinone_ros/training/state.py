@@ -3,8 +3,8 @@
 Each completed epoch ``N`` is written to ``<out>/checkpoints/epoch_NNNN/``:
 
 * ``model.safetensors``: the weights and model config (:func:`save_checkpoint`; loads alone
-  with :func:`allinone_ros.checkpoint.load_model`), metadata ``epoch``, ``global_step`` and the
-  experiment config;
+  with :func:`allinone_ros.checkpoint.load_model`), the inference (crop) settings of the run,
+  metadata ``epoch``, ``global_step`` and the experiment config;
 * ``train_state.pt``: optimizer, LR scheduler, gradient scaler, counters, the RNG states of
   python, numpy and torch (CPU and CUDA) and the experiment config, as plain tensors/containers
   so it loads with ``torch.load(weights_only=True)``.
@@ -28,6 +28,7 @@ import torch
 
 from ..checkpoint import CheckpointError, save_checkpoint
 from ..model import AllInOne
+from ..model.inference_settings import PAPER_SETTINGS, InferenceSettings
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +108,18 @@ def save_training_state(
     scaler: torch.amp.GradScaler | None,
     experiment: dict[str, Any],
     keep: int = 0,
+    inference: InferenceSettings = PAPER_SETTINGS,
 ) -> Path:
-    """Write the checkpoint of ``epoch`` completed epochs; keep only the newest ``keep`` (0 = all)."""
+    """Write the checkpoint of ``epoch`` completed epochs; keep only the newest ``keep`` (0 = all).
+
+    ``inference``: the crop settings the run trains with, stored in the model file."""
     final = epoch_dir(out_dir, epoch)
     tmp = final.with_name(final.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    save_checkpoint(tmp / MODEL_FILE, model, meta={"epoch": epoch, "global_step": global_step, "experiment": experiment})
+    save_checkpoint(tmp / MODEL_FILE, model, meta={"epoch": epoch, "global_step": global_step, "experiment": experiment},
+                    inference=inference)
     torch.save({
         "version": STATE_VERSION,
         "epoch": epoch,

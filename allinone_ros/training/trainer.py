@@ -247,14 +247,15 @@ class Trainer:
                 if info.is_main:
                     save_training_state(self.out_dir, self.epoch, self.global_step, self.model, self.optimizer,
                                         self.scheduler, self.scaler, self.experiment_dict,
-                                        keep=exp.run.keep_checkpoints)
+                                        keep=exp.run.keep_checkpoints, inference=exp.data.inference_settings())
                 barrier(info)
         finally:
             tb.close()
         final = None
         if info.is_main:
             final = save_checkpoint(self.out_dir / FINAL_MODEL, self.model, meta={
-                "epoch": self.epoch, "global_step": self.global_step, "experiment": self.experiment_dict})
+                "epoch": self.epoch, "global_step": self.global_step, "experiment": self.experiment_dict},
+                inference=exp.data.inference_settings())
         elapsed = time.perf_counter() - t_start
         return TrainSummary(self.epoch, self.global_step, samples / elapsed if elapsed > 0 else 0.0,
                             epoch_means, final, list(history))
