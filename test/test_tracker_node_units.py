@@ -20,10 +20,10 @@ from allinone_ros.ros.annotate import annotate
 from allinone_ros.ros.commands import CommandError, Start, Stop, check_sentence, parse_command_text, parse_track_request
 from allinone_ros.ros.diagnostics import NodeStats, RateMeter
 from allinone_ros.ros.inference_worker import InferenceWorker, StampedHistory
-from allinone_ros.ros.node_config import (
-    PARAMETERS, Environment, LiveSettings, SettingsError, check_runtime_set, check_value, defaults,
-    settings_from_values, yaml_parameters,
-)
+from allinone_ros.ros.node_checks import Environment, check_runtime_set, check_value
+from allinone_ros.ros.node_config import LiveSettings, settings_from_values, yaml_parameters
+from allinone_ros.ros.node_params import PARAMETERS, defaults
+from allinone_ros.ros.param_specs import SettingsError
 from allinone_ros.lifecycle import TargetResult, TargetState
 from allinone_ros.tracker.geometry import centre_offset
 from allinone_ros.tracker import TrackerConfig
