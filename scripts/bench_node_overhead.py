@@ -90,7 +90,7 @@ def main() -> int:
     from allinone_ros.ros.annotate import annotate
     from allinone_ros.ros.image_conversion import compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
     from allinone_ros.lifecycle import TargetResult, TargetState
-    from allinone_ros.ros.tracker_node import target_message
+    from allinone_ros.ros.target_message import target_message
     from allinone_ros.ops.crop import crop_square
     from allinone_ros.ops.normalize import image_to_tensor
 

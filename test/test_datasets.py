@@ -10,11 +10,11 @@ import pytest
 
 from allinone_ros.data.datasets import (
     DATASET_KINDS,
-    detect_dataset_kind,
     normalize_kind,
     open_dataset,
     read_webuav_attributes,
 )
+from allinone_ros.data.detect import detect_dataset_kind
 from allinone_ros.data.sequence import DatasetLayoutError, Sequence, read_sequence_dir
 from fixtures_datasets import (
     PATTERN_BOXES,

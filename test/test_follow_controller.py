@@ -8,9 +8,10 @@ import pytest
 
 from allinone_ros.config_io import ConfigError
 from allinone_ros.control import (
-    ControlInputError, FollowConfig, FollowController, TargetObservation, TargetState, follow_config_from_dict,
+    ControlInputError, FollowConfig, FollowController, TargetObservation, follow_config_from_dict,
     tracking_image_status,
 )
+from allinone_ros.lifecycle.states import TargetState
 
 W, H = 640, 360
 

@@ -171,7 +171,7 @@ def test_invalid_start_parameter_exits_with_the_reason(tmp_path) -> None:
 
 
 def test_controller_states_are_the_message_constants() -> None:
-    from allinone_ros.control import TargetState
+    from allinone_ros.lifecycle.states import TargetState
 
     assert {s.name: int(s) for s in TargetState} == {
         name[len("STATE_"):]: getattr(TrackedTarget, name) for name in dir(TrackedTarget) if name.startswith("STATE_")
@@ -213,3 +213,15 @@ def test_node_reads_the_config_yaml(tmp_path) -> None:
     finally:
         peer.close()
         node.stop()
+
+
+def test_the_node_module_loads_no_torch() -> None:
+    """The controller runs on a flight computer without the tracker: its module must not pull torch in
+    (it shares the target states and the parameter specs with the tracker's torch-free modules)."""
+    import subprocess
+
+    code = ("import sys, allinone_ros.ros.follow_controller_node\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from allinone_ros.control import FollowConfig, TargetState
+from allinone_ros.control import FollowConfig
+from allinone_ros.lifecycle.states import TargetState
 from allinone_ros.simulation import (
     BodyVelocity, CameraPose, DroneCamera, LoopConfig, SimConfig, plan_scene, render_view,
     run_episode, start_pose, summarize, world_to_image,
@@ -76,11 +77,11 @@ def test_scene_has_a_tree_on_the_targets_path():
 
 def test_closed_loop_with_the_shipped_tracker_keeps_the_target_centred():
     torch = pytest.importorskip("torch")
-    from allinone_ros.lifecycle import TargetLifecycle, build_tracker
+    from allinone_ros.lifecycle import build_lifecycle
 
     torch.set_num_threads(1)
     scene = plan_scene(SimConfig(), seed=1, duration=10.0)
-    closed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100), TargetLifecycle(build_tracker())))
+    closed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100), build_lifecycle()))
     fixed = summarize(run_episode(scene, FollowConfig(), LoopConfig(frames=100, control=False), None))
     assert closed["in_view_fraction"] == 1.0 and closed["tracking_fraction"] > 0.9
     assert closed["mean_abs_offset"] < 0.2
@@ -89,10 +90,10 @@ def test_closed_loop_with_the_shipped_tracker_keeps_the_target_centred():
 
 def test_lost_target_stops_the_drone():
     pytest.importorskip("torch")
-    from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, build_tracker
+    from allinone_ros.lifecycle import LifecycleConfig, build_lifecycle
 
     scene = plan_scene(SimConfig(), seed=2, duration=6.0)
-    target = TargetLifecycle(build_tracker())
+    target = build_lifecycle()
 
     def lose_after_frame_20(frame, entry):  # from frame 21 on no confidence is enough: the target is LOST
         if len(seen) == 20:

@@ -20,7 +20,8 @@ from allinone_ros.ops.devices import validate_device
 from allinone_ros.grounding import GrounderConfig
 from allinone_ros.lifecycle import build_tracker
 from allinone_ros.model import build_model, tiny_config
-from allinone_ros.ros.node_config import SPECS, check_value
+from allinone_ros.ros.node_checks import check_value
+from allinone_ros.ros.node_params import SPECS
 from allinone_ros.tracker import Tracker, TrackerConfig
 from allinone_ros.model.inference_settings import InferenceSettings
 from allinone_ros.training.config import RunConfig
@@ -194,7 +195,9 @@ def test_training_sampler_and_tracker_defaults_are_the_papers():
 
 
 def test_node_crop_parameters_default_to_the_checkpoint_and_override_it(tmp_path):
-    from allinone_ros.ros.node_config import Environment, defaults, settings_from_values
+    from allinone_ros.ros.node_checks import Environment
+    from allinone_ros.ros.node_config import settings_from_values
+    from allinone_ros.ros.node_params import defaults
 
     model = tmp_path / "default.safetensors"
     model.write_bytes(b"x")  # the default checkpoint only needs to exist for the value checks

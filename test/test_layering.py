@@ -23,9 +23,10 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"model"}),  # the network
     frozenset({"checkpoint"}),  # reading, filtering, loading, saving weights
     frozenset({"tracker"}),  # the per-frame tracker loop
-    frozenset({"backends", "grounding", "data", "control", "visualize"}),
+    frozenset({"backends", "grounding", "data", "visualize"}),
     frozenset({"lifecycle"}),  # target lifecycle over a tracker and a grounder
-    frozenset({"training", "evaluation", "simulation"}),
+    frozenset({"training", "evaluation", "control"}),  # control: the follow controller reads the lifecycle's states
+    frozenset({"simulation"}),  # the closed loop around the follow controller
     frozenset({"cli", "msg"}),  # console entry points; msg: the generated ROS messages
     frozenset({"ros"}),  # the ROS 2 layer
 )

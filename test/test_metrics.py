@@ -283,3 +283,13 @@ def test_where_got10k_differs_zero_size_and_absent(tmp_path: Path) -> None:
     # and counts it precise; pytracking gives it centre error inf -> P@20: 4/4 vs 3/4
     assert prec[20] == pytest.approx(1.0)
     assert default.precision_curve[20] == pytest.approx(0.75)
+
+
+def test_success_auc_of_per_frame_ious() -> None:
+    from allinone_ros.evaluation.metrics import success_auc, success_curve
+
+    # IoU 1.0 is above 20 of the 21 thresholds 0, 0.05, ..., 1 (not 1 itself), 0.5 above 10 (0..0.45), 0.0 above none
+    curve = success_curve(np.array([1.0, 0.5, 0.0]))
+    assert curve[0] == pytest.approx(2 / 3) and curve[10] == pytest.approx(1 / 3) and curve[20] == 0.0
+    assert success_auc(np.array([1.0, 0.5, 0.0])) == pytest.approx((20 + 10 + 0) / (3 * 21))
+    assert math.isnan(success_auc(np.array([])))

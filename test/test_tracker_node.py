@@ -31,7 +31,8 @@ from std_msgs.msg import String  # noqa: E402
 
 from allinone_ros.msg import TrackedTarget, TrackRequest  # noqa: E402
 from allinone_ros.lifecycle import LifecycleConfig  # noqa: E402
-from allinone_ros.ros.node_config import PARAMETERS, yaml_parameters  # noqa: E402
+from allinone_ros.ros.node_config import yaml_parameters  # noqa: E402
+from allinone_ros.ros.node_params import PARAMETERS  # noqa: E402
 
 IMAGE_TOPIC = "/camera/image_raw"
 SIZE = (240, 320)  # H, W
@@ -202,7 +203,7 @@ def _frame_counters(h: Harness) -> dict[str, int]:
     msg = wait_until(fresh, 5.0)
     assert msg is not None, "no diagnostics from the node"
     values = diagnostic_values(msg.status[0])
-    return {k: int(values[f"frames_{k}"]) for k in ("received", "dropped")}
+    return {k: int(values[f"frames_{k}"]) for k in ("received", "dropped", "processed", "invalid")}
 
 
 def test_box_request_tracks_a_30hz_stream_then_stop_returns_to_idle(h: Harness) -> None:
@@ -496,24 +497,32 @@ def test_diagnostics_report_rates_latency_drops_backend_device_state(h: Harness)
     assert result.successful, result.reason
     h.request("the red box", box=FIRST_BOX)
     h.settle(TrackedTarget.STATE_TRACKING)
+    before = _frame_counters(h)  # settle waited for each frame's target: nothing is in flight
     t0 = time.monotonic()
     try:
         h.stream(90, rate_hz=30.0)
+        t1 = time.monotonic()
     finally:
         (result,) = h.peer.set_parameters(input_loss_warn=0.05)
         assert result.successful, result.reason
-    statuses = [r.msg.status[0] for r in h.peer.collected("diagnostics") if r.at > t0 + 2.0]
+    statuses = [r.msg.status[0] for r in h.peer.collected("diagnostics") if t0 + 1.5 < r.at <= t1]
     assert statuses, "no diagnostics while streaming"
     status = statuses[-1]
     values = diagnostic_values(status)
     assert status.name == "tracker_node: tracker" and status.hardware_id == "cpu"
     assert status.level == DiagnosticStatus.OK, status.message
-    assert 20.0 <= float(values["input_rate_hz"]) <= 40.0, values
-    assert 10.0 <= float(values["processed_rate_hz"]) <= 40.0, values
+    # rates and latencies are machine-dependent (measured by scripts/bench_transport.py); while a stream
+    # is tracked they are positive and ordered
+    assert float(values["input_rate_hz"]) > 0.0 and float(values["processed_rate_hz"]) > 0.0, values
     p50, p95 = float(values["latency_p50_ms"]), float(values["latency_p95_ms"])
-    assert 0.0 < p50 <= p95 < 1000.0, values
-    assert int(values["frames_dropped"]) >= 0 and int(values["frames_received"]) >= int(values["frames_processed"])
-    assert int(values["frames_invalid"]) >= 0
+    assert 0.0 < p50 <= p95, values
+    # the counters account for every image of the stream the node received: each one was tracked or
+    # replaced by a newer one (newest image wins); none was invalid
+    time.sleep(0.5)  # the last image's processing
+    delta = {k: v - before[k] for k, v in _frame_counters(h).items()}
+    assert delta["received"] == delta["processed"] + delta["dropped"], delta
+    assert delta["invalid"] == 0, delta
+    assert 0 < delta["received"] <= 90, delta
     assert values["backend"] == "onnxruntime fp32 (cpu)" and values["device"] == "cpu"
     assert list((h.node.log_path.parent / "engines").glob("*.onnx")), "the ONNX export is not in engine_cache_dir"
     assert values["state"] == "TRACKING" and values["lifecycle_state"] == "active"

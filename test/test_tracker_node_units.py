@@ -20,14 +20,14 @@ from allinone_ros.ros.annotate import annotate
 from allinone_ros.ros.commands import CommandError, Start, Stop, check_sentence, parse_command_text, parse_track_request
 from allinone_ros.ros.diagnostics import NodeStats, RateMeter
 from allinone_ros.ros.inference_worker import InferenceWorker, StampedHistory
-from allinone_ros.ros.node_config import (
-    PARAMETERS, Environment, LiveSettings, SettingsError, check_runtime_set, check_value, defaults,
-    settings_from_values, yaml_parameters,
-)
+from allinone_ros.ros.node_checks import Environment, check_runtime_set, check_value
+from allinone_ros.ros.node_config import LiveSettings, settings_from_values, yaml_parameters
+from allinone_ros.ros.node_params import PARAMETERS, defaults
+from allinone_ros.ros.param_specs import SettingsError
 from allinone_ros.lifecycle import TargetResult, TargetState
 from allinone_ros.ops.boxes import centre_offset
 from allinone_ros.tracker import TrackerConfig
-from builders import REPO, moving_target_frames
+from builders import REPO, moving_target_frames, tiny_checkpoint
 
 CONFIG_YAML = REPO / "config" / "tracker.yaml"
 
@@ -221,6 +221,25 @@ FRAMES, TRUTH = moving_target_frames(12, size=(120, 160), box=(40.0, 30.0, 30.0,
 BOX = np.asarray(TRUTH[0], dtype=np.float64)
 
 
+def test_the_node_builds_its_tracker_through_the_lifecycle_factory(tmp_path: Path) -> None:
+    """The node's configure path (node_model) and lifecycle.build_tracker give the same tracker: same boxes."""
+    from allinone_ros.lifecycle import build_tracker
+    from allinone_ros.ros.node_model import build_node_tracker, load_node_model
+
+    checkpoint = tiny_checkpoint(tmp_path / "tiny.safetensors")
+    settings = settings_from_values({**defaults(), "checkpoint": str(checkpoint)}, fake_env(tmp_path))
+    logs: list[str] = []
+    model, settings = load_node_model(settings, logs.append)
+    node_tracker, backend_config, text = build_node_tracker(model, settings, settings.backend_config(), logs.append)
+    assert backend_config == settings.backend_config() and text == "eager fp32 (cpu)"
+    assert logs[0].startswith(f"model {checkpoint}") and logs[1].startswith("backend: eager fp32 (cpu)")
+    factory_tracker = build_tracker(checkpoint, settings.tracker_config(), settings.backend_config())
+    for tracker in (node_tracker, factory_tracker):
+        tracker.initialize(FRAMES[0], BOX, "the red box")
+    for frame in FRAMES[1:4]:
+        np.testing.assert_array_equal(node_tracker.track(frame).box_xywh, factory_tracker.track(frame).box_xywh)
+
+
 def test_centre_offset_signs_and_range() -> None:
     assert centre_offset((150.0, 110.0, 20.0, 20.0), 320, 240) == (0.0, 0.0)
     assert centre_offset((300.0, 0.0, 20.0, 20.0), 320, 240) == pytest.approx((0.9375, -0.9166666))
@@ -300,9 +319,10 @@ def test_worker_rate_limit_and_survives_handler_errors() -> None:
         assert _wait(lambda: len(times) >= 3)
         time.sleep(0.3)
         assert errors == ["frame: boom"]
-        assert 3 <= len(times) <= 5
-        assert min(np.diff(times)) >= 0.19
+        # every frame was processed or replaced; processed ones are at least min_period_s apart (a lower
+        # bound a slow machine cannot break: how many fit in depends on its speed)
         assert worker.dropped == 12 - len(times)
+        assert min(np.diff(times)) >= 0.19
     finally:
         assert worker.stop()
     assert not worker.alive

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
+from ..data.datasets import DATASET_KINDS, normalize_kind, open_dataset
+from ..data.detect import detect_dataset_kind
 from ..data.sequence import Sequence
 from ..evaluation.runner import MODES, EvalJob, run_evaluation
 from ..evaluation.protocols import DATASET_DEFAULT_PROTOCOL, PROTOCOLS
-from . import metrics as metrics_cli
+from ..evaluation.results import open_results
 from .common import (
     add_grounder_argument, add_plain_argument, add_tracker_arguments, backend_config, cli_main, lifecycle_config,
     tracker_config,
 )
+from .metrics import ScoreRequest, score
 
 PROG = "allinone-eval"
 
@@ -83,19 +85,11 @@ def _run(args: argparse.Namespace) -> int:
         run_evaluation(sequences, job, result_dir, workers=args.workers, on_done=lambda _n: bar.update(1))
     if args.no_metrics:
         return 0
-    argv = ["--dataset-root", str(args.dataset_root), "--kind", kind, "--results", f"{name}={result_dir}",
-            "--out", str(args.out / "report")]
-    if args.split:
-        argv += ["--split", args.split]
-    if args.protocol:
-        argv += ["--protocol", args.protocol]
-    if args.image_topic:
-        argv += ["--image-topic", args.image_topic]
-    if args.sequences:
-        argv += ["--skip-missing"]
-    if args.no_progress:
-        argv += ["--no-progress"]
-    return metrics_cli.main(argv)
+    return score(ScoreRequest(
+        dataset_root=args.dataset_root, trackers=tuple(open_results({name: result_dir})), out=args.out / "report",
+        kind=kind, split=args.split, image_topic=args.image_topic, protocol=args.protocol,
+        skip_missing=bool(args.sequences), progress=not args.no_progress,
+    ))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,12 +20,14 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from allinone_ros.cli.output_mode import use_output_umask
-from allinone_ros.data.datasets import DATASET_KINDS, detect_dataset_kind, normalize_kind, open_dataset
+from allinone_ros.data.datasets import DATASET_KINDS, normalize_kind, open_dataset
+from allinone_ros.data.detect import detect_dataset_kind
 from allinone_ros.data.sequence import DatasetLayoutError, Sequence
 from allinone_ros.evaluation.metrics import (
     DATASET_DEFAULT_PRESET,
@@ -62,6 +64,25 @@ from allinone_ros.evaluation.results import ResultsError, TrackerResults, open_r
 
 PROG = "allinone-metrics"
 LOG = logging.getLogger(PROG)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What to score and how: the options of ``allinone-metrics`` as values (``allinone-eval`` builds one
+    directly). ``None`` = the dataset's default (kind detected, its protocol and conventions)."""
+
+    dataset_root: Path
+    trackers: tuple[TrackerResults, ...]
+    out: Path  # tables and plots
+    kind: str | None = None
+    split: str | None = None
+    image_topic: str | None = None
+    protocol: str | None = None
+    conventions: str | None = None  # preset name, --protocol strict only
+    zero_size: str | None = None  # ZeroSizePolicy value, --protocol strict only
+    absent: str | None = None  # AbsentPolicy value, --protocol strict only
+    skip_missing: bool = False
+    progress: bool = True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +128,7 @@ def _parse_results(parser: argparse.ArgumentParser, specs: list[str]) -> list[Tr
     raise AssertionError("unreachable")
 
 
-def _conventions(args: argparse.Namespace, kind: str) -> Conventions:
+def _conventions(args: ScoreRequest, kind: str) -> Conventions:
     base = PRESETS[args.conventions] if args.conventions else default_conventions(kind)
     return Conventions(
         zero_size=ZeroSizePolicy(args.zero_size) if args.zero_size else base.zero_size,
@@ -149,7 +170,7 @@ def _score(
         raise ResultsError(f"tracker {tracker.name!r} ({tracker.directory}): {exc}") from None
 
 
-def _protocol(args: argparse.Namespace, kind: str) -> str:
+def _protocol(args: ScoreRequest, kind: str) -> str:
     protocol = args.protocol or default_protocol(kind)
     overrides = [f"--{n.replace('_', '-')}" for n in ("conventions", "zero_size", "absent") if getattr(args, n)]
     if overrides and protocol != "strict":
@@ -157,7 +178,7 @@ def _protocol(args: argparse.Namespace, kind: str) -> str:
     return protocol
 
 
-def _notes(args: argparse.Namespace, kind: str, protocol: str, conventions: Conventions, n: int) -> list[str]:
+def _notes(args: ScoreRequest, kind: str, protocol: str, conventions: Conventions, n: int) -> list[str]:
     spec = PROTOCOLS[protocol]
     notes = [
         f"dataset: {kind} at {args.dataset_root}" + (f", split {args.split}" if args.split else "") + f", {n} sequences",
@@ -194,13 +215,16 @@ def _long_term(trackers: list[TrackerResults], sequences: list[Sequence], out: P
     return text
 
 
-def _run(args: argparse.Namespace, trackers: list[TrackerResults]) -> int:
+def score(args: ScoreRequest) -> int:
+    """Score every tracker of ``args`` on the dataset, write the tables and plots to ``args.out`` and
+    print the summary; raises the dataset's and the results' errors (ValueError subclasses, OSError)."""
+    trackers = list(args.trackers)
     kind = normalize_kind(args.kind) if args.kind else detect_dataset_kind(args.dataset_root)
     protocol = _protocol(args, kind)
     sequences = open_dataset(kind, args.dataset_root, args.split, args.image_topic)
     sequences = _select_sequences(sequences, trackers, args.skip_missing)
     conventions = _conventions(args, kind)
-    progress = not args.no_progress
+    progress = args.progress
 
     per_seq: dict[str, dict[str, SequenceResult]] = {}
     summaries: dict[str, Summary] = {}
@@ -246,9 +270,14 @@ def main(argv: list[str] | None = None) -> int:
             normalize_kind(args.kind)
         except ValueError as exc:
             parser.error(str(exc))
-    trackers = _parse_results(parser, args.results)
+    request = ScoreRequest(
+        dataset_root=args.dataset_root, trackers=tuple(_parse_results(parser, args.results)), out=args.out,
+        kind=args.kind, split=args.split, image_topic=args.image_topic, protocol=args.protocol,
+        conventions=args.conventions, zero_size=args.zero_size, absent=args.absent, skip_missing=args.skip_missing,
+        progress=not args.no_progress,
+    )
     try:
-        return _run(args, trackers)
+        return score(request)
     except (DatasetLayoutError, ResultsError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

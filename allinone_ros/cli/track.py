@@ -23,7 +23,7 @@ from ..data.frames import iter_video, read_frame
 from ..data.sequence import read_sequence_dir
 from ..backends.backend_tracker import describe_tracker
 from ..grounding import GrounderConfig, build_grounder
-from ..lifecycle import TargetLifecycle, TargetResult, TargetState, build_tracker
+from ..lifecycle import TargetLifecycle, TargetResult, build_tracker
 from ..lifecycle.offline import OfflineRun, PlainTracker, run_frames
 from ..ops import box_files
 from ..visualize import VideoSink, draw_box
@@ -107,8 +107,7 @@ def _write_outputs(args: argparse.Namespace, run: OfflineRun, inputs: list[BagFr
         return
     records = []
     for src, result, latency in zip(inputs, run.results, run.frame_ms):
-        shown = result.box_xywh if result.state == TargetState.TRACKING else (
-            result.last_box_xywh if result.state == TargetState.LOST else None)
+        shown = result.reported_box_xywh
         records.append(TargetRecord(src.stamp_ns, src.frame_id, src.recorded_ns, result.image_size,
                                     result.state.name.lower(),
                                     None if shown is None else tuple(float(v) for v in shown),  # type: ignore[arg-type]

@@ -25,21 +25,11 @@ time since the previous update, at most ``max_age``).
 """
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 
+from ..lifecycle.states import TargetState  # torch-free: the lifecycle package loads its machine lazily
 from .config import FollowConfig
-
-
-class TargetState(enum.IntEnum):
-    """The tracker's states, with the values of ``allinone_ros/TrackedTarget``'s constants."""
-
-    IDLE = 0
-    WAITING_FOR_BOX = 1
-    TRACKING = 2
-    LOST = 3
-    GROUNDING = 4
 
 
 class ControlInputError(ValueError):

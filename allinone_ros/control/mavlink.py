@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .follow import TargetObservation, TargetState, validate_observation
+from ..lifecycle.states import TargetState
+from .follow import TargetObservation, validate_observation
 
 TRACKING_STATUS_IDLE = 0  # CAMERA_TRACKING_STATUS_FLAGS_IDLE
 TRACKING_STATUS_ACTIVE = 1  # CAMERA_TRACKING_STATUS_FLAGS_ACTIVE

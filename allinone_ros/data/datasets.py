@@ -45,7 +45,7 @@ import logging
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 
 from allinone_ros.data.sequence import (
@@ -53,7 +53,6 @@ from allinone_ros.data.sequence import (
     PathLike,
     Sequence,
     find_frames,
-    list_frames,
     natural_key,
     LASOT_FLAG_NAMES,
     GOT10K_ABSENCE_NAME,
@@ -122,13 +121,13 @@ def normalize_kind(kind: str) -> str:
     return _ALIASES[key]
 
 
-def _require_dir(path: Path, what: str) -> Path:
+def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise DatasetLayoutError(f"{path}: {what} not found (not a directory)")
     return path
 
 
-def _subdirs(path: Path) -> list[Path]:
+def subdirs(path: Path) -> list[Path]:
     dirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(dirs, key=lambda p: natural_key(p.name))
 
@@ -142,7 +141,7 @@ def _read_name_list(path: Path) -> list[str]:
 
 def _find_child_ci(parent: Path, name: str) -> Path | None:
     """Sub-directory of ``parent`` named ``name`` ignoring case."""
-    for child in _subdirs(parent):
+    for child in subdirs(parent):
         if child.name.lower() == name.lower():
             return child
     return None
@@ -169,7 +168,7 @@ def _lasot_split_names(root: Path, split: str | None) -> list[str] | None:
 
 def read_lasot(root: PathLike, split: str | None = None) -> list[Sequence]:
     """LaSOT / LaSOT_ext: ``<class>/<class>-<n>/``."""
-    root = _require_dir(Path(root), "LaSOT root")
+    root = require_dir(Path(root), "LaSOT root")
     wanted = _lasot_split_names(root, split)
     if wanted is not None:
         seq_dirs = []
@@ -180,7 +179,7 @@ def read_lasot(root: PathLike, split: str | None = None) -> list[Sequence]:
                 raise DatasetLayoutError(f"{seq_dir}: sequence {name!r} from the {split} split list is missing")
             seq_dirs.append(seq_dir)
     else:
-        seq_dirs = [s for c in _subdirs(root) for s in _subdirs(c) if s.name.startswith(c.name + "-")]
+        seq_dirs = [s for c in subdirs(root) for s in subdirs(c) if s.name.startswith(c.name + "-")]
         if not seq_dirs:
             raise DatasetLayoutError(f"{root}: no LaSOT sequences; expected <class>/<class>-<n>/ directories")
     return [read_sequence_dir(d, expected_flags=LASOT_FLAG_NAMES, first_frames=True) for d in seq_dirs]
@@ -189,7 +188,7 @@ def read_lasot(root: PathLike, split: str | None = None) -> list[Sequence]:
 def _sequence_dirs(base: Path, gt_name: str, frame_dir: str, what: str) -> list[Path]:
     """Sub-directories holding a sequence; one with frames but no ground truth is an error."""
     seq_dirs, ignored = [], []
-    for d in _subdirs(base):
+    for d in subdirs(base):
         if (d / gt_name).is_file():
             seq_dirs.append(d)
         elif (d / frame_dir).is_dir():
@@ -205,9 +204,9 @@ def _sequence_dirs(base: Path, gt_name: str, frame_dir: str, what: str) -> list[
 # ---------------------------------------------------------------- TNL2K ----
 def read_tnl2k(root: PathLike, split: str | None = None) -> list[Sequence]:
     """TNL2K: ``<seq>/imgs``, ``groundtruth.txt``, ``language.txt``."""
-    base = _require_dir(Path(root), "TNL2K root")
+    base = require_dir(Path(root), "TNL2K root")
     if split is not None:
-        base = _require_dir(base / split, f"TNL2K split directory {split!r}")
+        base = require_dir(base / split, f"TNL2K split directory {split!r}")
     seq_dirs = _sequence_dirs(base, "groundtruth.txt", "imgs", "TNL2K")
     if not seq_dirs:
         raise DatasetLayoutError(f"{base}: no TNL2K sequences; expected <seq>/imgs/ and <seq>/groundtruth.txt")
@@ -275,7 +274,7 @@ def _read_otb_sequence(root: Path, name: str, sentence: str) -> Sequence:
 
 def read_otb99_lang(root: PathLike, split: str | None = None) -> list[Sequence]:
     """OTB99-L: OTB videos plus ``OTB_query_{test,train}/<seq>.txt`` sentences."""
-    root = _require_dir(Path(root), "OTB99-L root")
+    root = require_dir(Path(root), "OTB99-L root")
     if split is not None and split.lower() not in OTB_QUERY_DIRS:
         raise DatasetLayoutError(f"OTB99-L split {split!r}: expected 'test' or 'train'")
     parts = [split.lower()] if split is not None else ["train", "test"]
@@ -327,12 +326,12 @@ def _webuav_seq_dirs(base: Path) -> list[Path]:
 
 
 def _looks_like_webuav_split(base: Path) -> bool:
-    return any((d / "groundtruth_rect.txt").is_file() or (d / "img").is_dir() for d in _subdirs(base))
+    return any((d / "groundtruth_rect.txt").is_file() or (d / "img").is_dir() for d in subdirs(base))
 
 
 def read_webuav3m(root: PathLike, split: str | None = None) -> list[Sequence]:
     """WebUAV-3M: ``<split>/<seq>/`` with ``attributes.txt`` expanded to binary attributes."""
-    root = _require_dir(Path(root), "WebUAV-3M root")
+    root = require_dir(Path(root), "WebUAV-3M root")
     if split is not None:
         split_dir = _find_child_ci(root, split)
         if split_dir is None:
@@ -341,7 +340,7 @@ def read_webuav3m(root: PathLike, split: str | None = None) -> list[Sequence]:
     elif _looks_like_webuav_split(root):
         bases = [root]
     else:
-        bases = [d for d in _subdirs(root) if _looks_like_webuav_split(d)]
+        bases = [d for d in subdirs(root) if _looks_like_webuav_split(d)]
     seq_dirs = [d for base in bases for d in _webuav_seq_dirs(base)]
     if not seq_dirs:
         raise DatasetLayoutError(
@@ -408,16 +407,16 @@ def _read_got10k_sequence(seq_dir: Path) -> Sequence:
 
 def read_got10k(root: PathLike, split: str | None = None) -> list[Sequence]:
     """GOT-10k: ``<seq>/%08d.jpg`` with ``list.txt`` order when present."""
-    base = _require_dir(Path(root), "GOT-10k root")
+    base = require_dir(Path(root), "GOT-10k root")
     if split is not None:
-        base = _require_dir(base / split, f"GOT-10k split directory {split!r}")
+        base = require_dir(base / split, f"GOT-10k split directory {split!r}")
     list_path = base / "list.txt"
     if list_path.is_file():
         seq_dirs = [base / name for name in _read_name_list(list_path)]
         for seq_dir in seq_dirs:
-            _require_dir(seq_dir, f"sequence listed in {list_path}")
+            require_dir(seq_dir, f"sequence listed in {list_path}")
     else:
-        seq_dirs = [d for d in _subdirs(base) if (d / "groundtruth.txt").is_file()]
+        seq_dirs = [d for d in subdirs(base) if (d / "groundtruth.txt").is_file()]
     if not seq_dirs:
         raise DatasetLayoutError(
             f"{base}: no GOT-10k sequences; expected <seq>/%08d.jpg and <seq>/groundtruth.txt "
@@ -457,44 +456,3 @@ def open_dataset(kind: str, root: PathLike, split: str | None = None,
         raise DatasetLayoutError(f"{root}: duplicate sequence names {duplicates[:5]}")
     LOGGER.info("read %d %s sequences from %s", len(sequences), canonical, root)
     return sequences
-
-
-def _any_file(dirs: Iterable[Path], name: str) -> bool:
-    return any((d / name).is_file() for d in dirs)
-
-
-def detect_dataset_kind(root: PathLike) -> str:
-    """Guess the dataset kind from the layout under ``root``.
-
-    LaSOT and LaSOT_ext share a layout; ``lasot_ext`` is returned only when every
-    class directory is one of the LaSOT_ext classes.
-    """
-    root = _require_dir(Path(root), "dataset root")
-    from .bag import find_bags
-
-    if find_bags(root):
-        return BAG_KIND
-    if any((root / d).is_dir() for d in OTB_QUERY_DIRS.values()):
-        return "otb99_lang"
-    children = _subdirs(root)
-    grandchildren = [g for c in children for g in _subdirs(c)]
-    if _any_file(children, "groundtruth_rect.txt") or _any_file(grandchildren, "groundtruth_rect.txt"):
-        return "webuav3m"
-    lasot_like = [
-        g for g in grandchildren if g.name.startswith(g.parent.name + "-") and (g / "groundtruth.txt").is_file()
-    ]
-    if lasot_like:
-        classes = {g.parent.name for g in lasot_like}
-        return "lasot_ext" if classes <= LASOT_EXT_CLASSES else "lasot"
-    for dirs in (children, grandchildren):
-        if _any_file(dirs, "meta_info.ini") or _any_file(dirs, "absence.label"):
-            return "got10k"
-        if any((d / "imgs").is_dir() and (d / "groundtruth.txt").is_file() for d in dirs):
-            return "tnl2k"
-        if any((d / "groundtruth.txt").is_file() and list_frames(d) for d in dirs):
-            return "got10k"
-    raise DatasetLayoutError(
-        f"{root}: cannot detect the dataset kind; expected one of: LaSOT <class>/<class>-<n>/groundtruth.txt, "
-        "TNL2K <seq>/imgs/ + groundtruth.txt, OTB99-L OTB_query_test/, WebUAV-3M <split>/<seq>/groundtruth_rect.txt, "
-        "GOT-10k <seq>/meta_info.ini"
-    )

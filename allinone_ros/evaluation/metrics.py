@@ -266,6 +266,18 @@ def _rate(values: np.ndarray, counted: np.ndarray, thresholds: np.ndarray, above
     return hits.sum(axis=0) / n
 
 
+def success_curve(ious: np.ndarray) -> np.ndarray:
+    """Fraction of the frames whose IoU (``ious``, one per frame, all counted) is above each of the 21
+    ``SUCCESS_THRESHOLDS``; NaN when there is no frame."""
+    ious = np.asarray(ious, dtype=np.float64).reshape(-1)  # (n,)
+    return _rate(ious, np.ones(ious.shape, dtype=bool), SUCCESS_THRESHOLDS, above=True)
+
+
+def success_auc(ious: np.ndarray) -> float:
+    """Success AUC of per-frame IoUs: the mean of their :func:`success_curve` (NaN when there is no frame)."""
+    return float(np.mean(success_curve(ious)))
+
+
 @dataclass(frozen=True, eq=False)
 class SequenceResult:
     """Curves and scalars of one tracker on one sequence (curves NaN when no frame counts)."""

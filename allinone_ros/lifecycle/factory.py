@@ -7,6 +7,7 @@ from ..backends.config import BackendConfig
 from ..backends.factory import check_device
 from ..backends.backend_tracker import make_tracker
 from ..grounding.base import Grounder
+from ..model import AllInOne
 from ..tracker import Tracker, TrackerConfig
 from ..tracker.factory import load_tracker_model
 from .config import LifecycleConfig
@@ -31,6 +32,13 @@ def build_tracker(checkpoint: str | Path | None = None, tracker_config: TrackerC
     backend_config = backend_config or BackendConfig(name=DEFAULT_BACKEND, device=tracker_config.device)
     check_device(backend_config)
     model, tracker_config = load_tracker_model(checkpoint, tracker_config, trust)
+    return tracker_from_model(model, tracker_config, backend_config)
+
+
+def tracker_from_model(model: AllInOne, tracker_config: TrackerConfig, backend_config: BackendConfig) -> Tracker:
+    """A loaded model run through ``backend_config`` with ``tracker_config`` as resolved at load (the
+    tracker node loads its model once at configure and builds the tracker from it on every activate)."""
+    check_device(backend_config)
     return make_tracker(model, tracker_config, backend_config)
 
 

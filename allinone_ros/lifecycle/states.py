@@ -42,3 +42,13 @@ class TargetResult:
     @property
     def has_box(self) -> bool:
         return self.box_xywh is not None
+
+    @property
+    def reported_box_xywh(self) -> np.ndarray | None:
+        """The box a report of this image carries: TRACKING this image's box, LOST the last known
+        box (``last_box_xywh``), any other state none."""
+        if self.state == TargetState.TRACKING:
+            return self.box_xywh
+        if self.state == TargetState.LOST:
+            return self.last_box_xywh
+        return None

@@ -23,8 +23,7 @@ def annotate(image_rgb: np.ndarray, result: TargetResult, max_text_chars: int = 
     """A copy of ``image_rgb`` with the result drawn on it (LOST: the last known box)."""
     colour = STATE_COLOURS[result.state]
     out = image_rgb
-    box = result.box_xywh if result.box_xywh is not None else (
-        result.last_box_xywh if result.state == TargetState.LOST else None)
+    box = result.reported_box_xywh
     if box is not None:
         out = draw_box(out, np.asarray(box), colour, label=f"{result.confidence:.2f}")
     else:

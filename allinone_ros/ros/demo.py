@@ -32,10 +32,10 @@ from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..backends.config import BACKENDS, PRECISIONS
 from ..data.synthetic import SyntheticConfig, plan_sequence
-from ..ops.iou import iou_xywh
+from ..evaluation.metrics import iou_xywh, success_auc
 from ..visualize import VideoSink, draw_box
 from .image_conversion import rgb_to_image_msg
-from .processes import interrupt
+from .processes import interrupt, tracker_node_command
 
 log = logging.getLogger("allinone-demo")
 
@@ -143,6 +143,100 @@ def _log_absences(seq: Any, records: dict[int, Any]) -> None:
         log.info(f"[demo] hidden on frames {start}-{t - 1}; TRACKING again {delay}")
 
 
+def _operator_start(op: DemoOperator, seq: Any, frame0: np.ndarray, sentence_only: bool) -> None:
+    """The operator's request on the first frame: the sentence alone (``sentence_only``), or the sentence plus
+    the first frame's ground-truth box tied to that frame's stamp."""
+    if sentence_only:  # before the first frame
+        op.command_pub.publish(String(data=seq.sentence))
+        _spin_until(op, lambda: False, 0.5)
+        op.publish_frame(0, frame0)
+        _spin_until(op, lambda: 0 in op.records, 30.0)
+        return
+    sec, nsec = op.publish_frame(0, frame0)
+    req = TrackRequest(sentence=seq.sentence, has_box=True)
+    req.x, req.y, req.width, req.height = (float(v) for v in seq.boxes_xywh[0])
+    req.stamp.sec, req.stamp.nanosec = sec, nsec
+    op.request_pub.publish(req)
+    _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_TRACKING, 30.0)
+
+
+def _stream_and_stop(op: DemoOperator, frames: list[np.ndarray], rate: float) -> bool:
+    """Publish the frames after the first at ``rate``, then 'stop'; True when the node then reports IDLE."""
+    period = 1.0 / rate
+    for t in range(1, len(frames)):
+        start = time.monotonic()
+        op.publish_frame(t, frames[t])
+        _spin_until(op, lambda: False, max(0.0, period - (time.monotonic() - start)))
+    _spin_until(op, lambda: False, 2.0)
+    op.command_pub.publish(String(data="stop"))
+    _spin_until(op, lambda: False, 0.5)
+    op.publish_frame(len(frames), frames[-1])  # an idle node still reports its state per frame
+    return _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_IDLE, 10.0)
+
+
+def _score_frames(seq: Any, records: dict[int, FrameRecord], frames: list[np.ndarray],
+                  sink: VideoSink) -> tuple[list[float], list[float]]:
+    """Log each processed frame, write the annotated video; IoUs of the visible processed frames, latencies."""
+    ious, latencies = [], []
+    for t in range(1, len(seq)):
+        rec = records.get(t)
+        frame = draw_box(frames[t], seq.boxes_xywh[t], color=(255, 255, 255))
+        if rec is None:
+            sink.write(frame)
+            continue
+        visible = not (seq.out_of_view[t] or seq.full_occlusion[t])
+        iou = float(iou_xywh(rec.box_xywh[None], seq.boxes_xywh[t][None])[0]) if visible else float("nan")
+        if visible:
+            ious.append(iou)
+        latencies.append(rec.latency_ms)
+        log.info(f"frame {t:4d}  state {STATE_NAMES.get(rec.state, rec.state):9s}  conf {rec.confidence:.2f}  "
+                 f"latency {rec.latency_ms:6.1f} ms  IoU {iou:.2f}")
+        sink.write(draw_box(frame, rec.box_xywh, label=f"{STATE_NAMES.get(rec.state)} {rec.confidence:.2f}"))
+    return ious, latencies
+
+
+def _log_summary(args: argparse.Namespace, seq: Any, records: dict[int, FrameRecord], ious: list[float],
+                 latencies: list[float], stopped: bool) -> None:
+    processed = sum(1 for t in records if 1 <= t < len(seq))
+    log.info(f"[demo] published {len(seq) - 1} frames after the first at {args.rate:g} Hz, processed {processed}, "
+             f"dropped {len(seq) - 1 - processed}")
+    if latencies:
+        log.info(f"[demo] latency p50 {np.percentile(latencies, 50):.1f} ms, p95 {np.percentile(latencies, 95):.1f} ms")
+    if ious:
+        ious_a = np.asarray(ious)  # (n,)
+        log.info(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
+                 f"IoU>0.5 {(ious_a > 0.5).mean():.1%}, success AUC {success_auc(ious_a):.3f}")
+    _log_absences(seq, records)
+    if args.sentence_only:
+        first = min((t for t, r in records.items() if r.state == TrackedTarget.STATE_TRACKING), default=None)
+        found = (f"frame {first}, IoU {iou_xywh(records[first].box_xywh[None], seq.boxes_xywh[first][None])[0]:.2f}"
+                 if first is not None else "never")
+        log.info(f"[demo] sentence only: first TRACKING (grounded) on {found}")
+    log.info(f"[demo] 'stop' -> idle: {'yes' if stopped else 'no'}; annotated video: {args.out / 'demo.mp4'}")
+
+
+def _run_demo(args: argparse.Namespace, seq: Any, proc: subprocess.Popen) -> int:
+    """Operate the started node over ``seq``, score it and write the annotated video."""
+    sink = VideoSink(args.out / "demo.mp4", fps=args.rate)
+    try:
+        op = DemoOperator("tracker_node")
+        if not _spin_until(op, lambda: op.image_pub.get_subscription_count() > 0
+                           and op.request_pub.get_subscription_count() > 0, 120.0):
+            log.error("[demo] error: the tracker node did not come up within 120 s")
+            return 1
+        if proc.poll() is not None:
+            log.error("[demo] error: tracker node exited with %s", proc.returncode)
+            return 1
+        frames = [seq.render_frame(t) for t in range(len(seq))]
+        _operator_start(op, seq, frames[0], args.sentence_only)
+        stopped = _stream_and_stop(op, frames, args.rate)
+        ious, latencies = _score_frames(seq, op.records, frames, sink)
+        _log_summary(args, seq, op.records, ious, latencies, stopped)
+        return 0
+    finally:
+        sink.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--follow" in argv:  # the closed-loop follow demo (allinone_ros.ros.follow_demo)
@@ -156,89 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(100, 200)))
     seq = plan_sequence(SyntheticConfig(num_sequences=1, num_frames=args.frames, seed=args.seed), 1)
-    node_name = "tracker_node"
-    cmd = [sys.executable, "-m", "allinone_ros.ros.tracker_node", "--ros-args", "-p", f"device:={args.device}",
-           "-p", "qos_reliability:=reliable"]
-    if args.checkpoint:
-        cmd += ["-p", f"checkpoint:={args.checkpoint}"]
-    for name in ("backend", "precision"):
-        if getattr(args, name) is not None:
-            cmd += ["-p", f"{name}:={getattr(args, name)}"]
+    cmd = tracker_node_command(args.device, args.checkpoint, args.backend, args.precision)
     log.info(f"[demo] sequence: {len(seq)} frames {seq.width}x{seq.height}, sentence: {seq.sentence!r}")
     log.info(f"[demo] starting: {' '.join(cmd)}")
     proc = subprocess.Popen(cmd)
     rclpy.init()
-    sink = VideoSink(args.out / "demo.mp4", fps=args.rate)
     try:
-        op = DemoOperator(node_name)
-        if not _spin_until(op, lambda: op.image_pub.get_subscription_count() > 0
-                           and op.request_pub.get_subscription_count() > 0, 120.0):
-            log.error("[demo] error: the tracker node did not come up within 120 s")
-            return 1
-        if proc.poll() is not None:
-            log.error("[demo] error: tracker node exited with %s", proc.returncode)
-            return 1
-        frames = [seq.render_frame(t) for t in range(len(seq))]
-        if args.sentence_only:  # the operator: the sentence alone, before the first frame
-            op.command_pub.publish(String(data=seq.sentence))
-            _spin_until(op, lambda: False, 0.5)
-            op.publish_frame(0, frames[0])
-            _spin_until(op, lambda: 0 in op.records, 30.0)
-        else:  # the operator: the sentence plus the first frame's ground-truth box, tied to that frame's stamp
-            sec, nsec = op.publish_frame(0, frames[0])
-            req = TrackRequest(sentence=seq.sentence, has_box=True)
-            req.x, req.y, req.width, req.height = (float(v) for v in seq.boxes_xywh[0])
-            req.stamp.sec, req.stamp.nanosec = sec, nsec
-            op.request_pub.publish(req)
-            _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_TRACKING, 30.0)
-        period = 1.0 / args.rate
-        for t in range(1, len(seq)):
-            start = time.monotonic()
-            op.publish_frame(t, frames[t])
-            _spin_until(op, lambda: False, max(0.0, period - (time.monotonic() - start)))
-        _spin_until(op, lambda: False, 2.0)
-        op.command_pub.publish(String(data="stop"))
-        _spin_until(op, lambda: False, 0.5)
-        op.publish_frame(len(seq), frames[-1])  # an idle node still reports its state per frame
-        stopped = _spin_until(op, lambda: op.last_state == TrackedTarget.STATE_IDLE, 10.0)
-        # Score and annotate.
-        ious, lat = [], []
-        for t in range(1, len(seq)):
-            rec = op.records.get(t)
-            frame = draw_box(frames[t], seq.boxes_xywh[t], color=(255, 255, 255))
-            if rec is None:
-                sink.write(frame)
-                continue
-            visible = not (seq.out_of_view[t] or seq.full_occlusion[t])
-            iou = float(iou_xywh(rec.box_xywh[None], seq.boxes_xywh[t][None])[0]) if visible else float("nan")
-            if visible:
-                ious.append(iou)
-            lat.append(rec.latency_ms)
-            log.info(f"frame {t:4d}  state {STATE_NAMES.get(rec.state, rec.state):9s}  conf {rec.confidence:.2f}  "
-                  f"latency {rec.latency_ms:6.1f} ms  IoU {iou:.2f}")
-            sink.write(draw_box(frame, rec.box_xywh, label=f"{STATE_NAMES.get(rec.state)} {rec.confidence:.2f}"))
-        ious_a = np.asarray(ious)
-        thresholds = np.linspace(0, 1, 21)
-        auc = float(np.mean([(ious_a > th).mean() for th in thresholds])) if ious_a.size else float("nan")
-        processed = sum(1 for t in op.records if 1 <= t < len(seq))
-        log.info(f"[demo] published {len(seq) - 1} frames after the first at {args.rate:g} Hz, processed {processed}, "
-              f"dropped {len(seq) - 1 - processed}")
-        if lat:
-            log.info(f"[demo] latency p50 {np.percentile(lat, 50):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
-        if ious_a.size:
-            log.info(f"[demo] success vs ground truth on processed visible frames: mean IoU {ious_a.mean():.3f}, "
-                  f"IoU>0.5 {(ious_a > 0.5).mean():.1%}, success AUC {auc:.3f}")
-        _log_absences(seq, op.records)
-        tracked = sorted(t for t, r in op.records.items() if r.state == TrackedTarget.STATE_TRACKING)
-        if args.sentence_only:
-            first = tracked[0] if tracked else None
-            found = (f"frame {first}, IoU {iou_xywh(op.records[first].box_xywh[None], seq.boxes_xywh[first][None])[0]:.2f}"
-                     if first is not None else "never")
-            log.info(f"[demo] sentence only: first TRACKING (grounded) on {found}")
-        log.info(f"[demo] 'stop' -> idle: {'yes' if stopped else 'no'}; annotated video: {args.out / 'demo.mp4'}")
-        return 0
+        return _run_demo(args, seq, proc)
     finally:
-        sink.close()
         rclpy.try_shutdown()
         interrupt(proc)
 

@@ -26,16 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from ..simulation import BodyVelocity, CameraPose, DroneCamera, SimConfig, ViewTruth, plan_scene, render_view, start_pose
 from .image_conversion import rgb_to_image_msg
+from .node_base import run_node
 
 SIM_NODE_NAME = "drone_sim"
 
@@ -141,22 +140,8 @@ class DroneSimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        try:
-            node = DroneSimNode()
-        except ValueError as exc:
-            rclpy.logging.get_logger(SIM_NODE_NAME).fatal(f"invalid parameter: {exc}")
-            return 1
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Entry point: start the simulator node and spin until shutdown (1 on an invalid parameter)."""
+    return run_node(DroneSimNode, SIM_NODE_NAME, args, startup_errors=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -28,53 +28,27 @@ command) until the next good message.
 """
 from __future__ import annotations
 
-import functools
 import sys
 import time
-import traceback
 from typing import Any
 
-import rclpy
-import rclpy.logging
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TwistStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
 from allinone_ros.msg import TrackedTarget
 
-from ..control import ControlInputError, FollowController, TargetObservation, TargetState, VelocityCommand
+from ..control import ControlInputError, FollowController, TargetObservation, VelocityCommand
+from ..lifecycle.states import TargetState
 from .follow_params import (
-    CONTROL_NAMES, FOLLOW_NODE_NAME, FOLLOW_PARAMETERS, FOLLOW_SPECS, FollowNodeSettings, SettingsError,
-    check_follow_value, control_config, follow_settings, parameter_descriptor, topic_name_error,
+    CONTROL_NAMES, FOLLOW_NODE_NAME, FOLLOW_PARAMETERS, FOLLOW_SPECS, FollowNodeSettings, check_follow_value,
+    control_config, follow_settings,
 )
+from .node_base import ParameterLifecycleNode, logged_transition, run_node
+from .param_specs import SettingsError, apply_time_error, topic_name_error
 
 THROTTLE_S = 2.0
-
-
-class ParameterDeclarationError(RuntimeError):
-    """Start-up parameter values that rclpy refused (wrong type, out of range)."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
-
-
-def _logged_transition(func: Any) -> Any:
-    """rclpy turns an exception in a transition callback into ERROR without a word: log it first."""
-
-    @functools.wraps(func)
-    def wrapper(self: FollowControllerNode, state: LifecycleState) -> TransitionCallbackReturn:
-        try:
-            return func(self, state)
-        except Exception as exc:  # noqa: BLE001 - reported, then the lifecycle error path runs
-            self.get_logger().error(f"{func.__name__} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            return TransitionCallbackReturn.ERROR
-
-    return wrapper
 
 
 def observation_from_msg(msg: TrackedTarget) -> TargetObservation:
@@ -93,22 +67,11 @@ def twist_message(cmd: VelocityCommand, stamp: Any, frame_id: str) -> TwistStamp
     return msg
 
 
-class FollowControllerNode(LifecycleNode):
+class FollowControllerNode(ParameterLifecycleNode):
     """Velocity setpoints that keep the tracked target in view (see the module docstring)."""
 
     def __init__(self, node_name: str = FOLLOW_NODE_NAME, **kwargs: Any) -> None:
-        super().__init__(node_name, **kwargs)
-        self._lifecycle = "unconfigured"
-        reasons = []
-        for spec in FOLLOW_PARAMETERS:
-            try:
-                self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                reasons.append(f"parameter {spec.name}: {exc}")
-        if reasons:
-            raise ParameterDeclarationError(reasons)
-        self.add_on_set_parameters_callback(self._check_parameter_set)
-        self.add_post_set_parameters_callback(self._apply_parameter_set)
+        super().__init__(node_name, FOLLOW_PARAMETERS, "applied to the next command", **kwargs)
         self._warned_at: dict[str, float] = {}
         self._settings: FollowNodeSettings | None = None
         self._controller: FollowController | None = None
@@ -118,58 +81,32 @@ class FollowControllerNode(LifecycleNode):
         self._last_publish_ns = 0
         self._counts = {"targets": 0, "refused": 0, "commands": 0}
         self._pub: Any = None
-        self._diag_pub: Any = None
-        self._diag_timer: Any = None
         self._timer: Any = None
         self._sub: Any = None
 
     # -- parameters ---------------------------------------------------------------------------
-    def _values(self) -> dict[str, Any]:
-        return {name: self.get_parameter(name).value for name in FOLLOW_SPECS}
+    def _parameter_refusal(self, param: Parameter) -> str | None:
+        return apply_time_error(FOLLOW_SPECS[param.name], self._lifecycle) or \
+            check_follow_value(param.name, param.value, topic_name_error)
 
-    def _check_parameter_set(self, params: list[Parameter]) -> SetParametersResult:
-        values = self._values()
-        for param in params:
-            if param.name not in FOLLOW_SPECS:
-                continue
-            spec = FOLLOW_SPECS[param.name]
-            reason = check_follow_value(param.name, param.value, topic_name_error)
-            if spec.apply == "startup":
-                reason = f"{param.name} is read-only: it is read once at start-up"
-            elif spec.apply == "configure" and self._lifecycle != "unconfigured":
-                reason = (f"{param.name} takes effect at the configure transition; the node is {self._lifecycle}: "
-                          "deactivate and clean it up first")
-            if reason:
-                return self._refuse(param, reason)
-            values[param.name] = param.value
+    def _combined_refusal(self, values: dict[str, Any]) -> str | None:
         try:
             control_config(values)  # cross-field checks, e.g. search_yaw_rate <= max_yaw_rate
         except SettingsError as exc:
-            return self._refuse(params[0], str(exc))
-        return SetParametersResult(successful=True)
+            return str(exc)
+        return None
 
-    def _refuse(self, param: Parameter, reason: str) -> SetParametersResult:
-        self.get_logger().warning(f"refused to set parameter {param.name}={param.value!r}: {reason}")
-        return SetParametersResult(successful=False, reason=reason)
-
-    def _apply_parameter_set(self, params: list[Parameter]) -> None:
-        values = self._values()
+    def _parameters_changed(self, params: list[Parameter]) -> None:
+        values = self._parameter_values()
         self._frame_id = str(values["frame_id"]).strip()
         if self._controller is not None and any(p.name in CONTROL_NAMES for p in params):
             self._controller.config = control_config(values)
-        for param in params:
-            if param.name in FOLLOW_SPECS:
-                self.get_logger().info(f"parameter {param.name} set to {param.value!r}")
-
-    @property
-    def autostart(self) -> bool:
-        return bool(self.get_parameter("autostart").value)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    @_logged_transition
+    @logged_transition
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            settings = follow_settings(self._values(), topic_name_error)
+            settings = follow_settings(self._parameter_values(), topic_name_error)
         except SettingsError as exc:
             for reason in exc.reasons:
                 self.get_logger().error(f"configure failed: {reason}")
@@ -177,8 +114,7 @@ class FollowControllerNode(LifecycleNode):
         self._settings, self._frame_id = settings, settings.frame_id
         self._controller = FollowController(settings.control)
         self._pub = self.create_lifecycle_publisher(TwistStamped, settings.command_topic, 10)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._start_diagnostics()
         self._lifecycle = "inactive"
         self.get_logger().info(
             f"configured: {self.resolve_topic_name(settings.target_topic)} -> "
@@ -186,7 +122,7 @@ class FollowControllerNode(LifecycleNode):
             f"camera {settings.control.camera}, max_age {settings.control.max_age:g} s")
         return super().on_configure(state)
 
-    @_logged_transition
+    @logged_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self._settings
         assert settings is not None
@@ -197,27 +133,22 @@ class FollowControllerNode(LifecycleNode):
         self.get_logger().info("active: following")
         return result
 
-    @_logged_transition
+    @logged_transition
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._publish(VelocityCommand(mode="idle"))  # leave the vehicle holding, not moving
         self._stop()
         self._lifecycle = "inactive"
         return super().on_deactivate(state)
 
-    @_logged_transition
+    @logged_transition
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release("unconfigured")
+        self._release_all("unconfigured")
         return super().on_cleanup(state)
 
-    @_logged_transition
+    @logged_transition
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release("finalized")
+        self._release_all("finalized")
         return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f"error during a transition from {state.label}; releasing everything")
-        self._release("unconfigured")
-        return TransitionCallbackReturn.SUCCESS
 
     def _stop(self) -> None:
         if self._sub is not None:
@@ -228,15 +159,12 @@ class FollowControllerNode(LifecycleNode):
         if self._controller is not None:
             self._controller.reset()
 
-    def _release(self, lifecycle: str) -> None:
+    def _release_all(self, lifecycle: str) -> None:
         self._stop()
-        if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
+        self._stop_diagnostics()
         if self._pub is not None:
             self.destroy_lifecycle_publisher(self._pub)
-        if self._diag_pub is not None:
-            self.destroy_publisher(self._diag_pub)
-        self._pub = self._diag_pub = self._diag_timer = self._controller = self._settings = None
+        self._pub = self._controller = self._settings = None
         self._lifecycle = lifecycle
 
     # -- control ------------------------------------------------------------------------------
@@ -285,9 +213,7 @@ class FollowControllerNode(LifecycleNode):
         self._counts["commands"] += 1
 
     # -- diagnostics --------------------------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
-        if self._diag_pub is None:
-            return
+    def _diagnostic_status(self) -> DiagnosticStatus:
         cmd, latest = self._last_command, self._latest
         age = (self.get_clock().now().nanoseconds * 1e-9 - latest.stamp) if latest is not None else float("inf")
         if self._lifecycle != "active":
@@ -303,47 +229,14 @@ class FollowControllerNode(LifecycleNode):
             "target_age_s": f"{age:.3f}", "vx": f"{cmd.vx:.3f}", "vy": f"{cmd.vy:.3f}", "vz": f"{cmd.vz:.3f}",
             "yaw_rate": f"{cmd.yaw_rate:.3f}", **{k: str(v) for k, v in self._counts.items()},
         }
-        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: follow controller", message=message,
-                                  hardware_id="follow_controller",
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(array)
+        return DiagnosticStatus(level=level, name=f"{self.get_name()}: follow controller", message=message,
+                                hardware_id="follow_controller",
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
 
 
 def main(args: list[str] | None = None) -> int:
     """Entry point: start the node, configure + activate it when ``autostart``, spin until shutdown."""
-    logger = rclpy.logging.get_logger(FOLLOW_NODE_NAME)
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # noqa: BLE001 - rclpy raises its RCLError for malformed --ros-args
-        logger.fatal(f"cannot start: {exc}")
-        return 2
-    node: FollowControllerNode | None = None
-    try:
-        try:
-            node = FollowControllerNode()
-        except ParameterDeclarationError as exc:
-            for reason in exc.reasons:
-                logger.fatal(f"invalid parameter at start-up: {reason}")
-            return 1
-        if node.autostart:
-            for name, transition in (("configure", node.trigger_configure), ("activate", node.trigger_activate)):
-                if transition() != TransitionCallbackReturn.SUCCESS:
-                    node.get_logger().fatal(f"autostart: {name} failed (reasons above); exiting")
-                    return 1
-        else:
-            node.get_logger().info("autostart is false: waiting for a lifecycle manager to configure and activate")
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(FollowControllerNode, FOLLOW_NODE_NAME, args)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from rclpy.parameter import Parameter
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
 from ..backends.config import BACKENDS, PRECISIONS
-from .processes import interrupt
+from .processes import interrupt, tracker_node_command
 from ..data.synthetic import clip_box_to_frame
 from .drone_sim_node import DroneSimNode, SimFrame
 from ..simulation.report import STATE_NAMES, FollowRow, annotate_follow_frame, follow_summary, write_follow_plot
@@ -82,13 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start_nodes(args: argparse.Namespace, log_dir: Path) -> list[subprocess.Popen]:
-    tracker = [sys.executable, "-m", "allinone_ros.ros.tracker_node", "--ros-args", "-p", f"device:={args.device}",
-               "-p", "qos_reliability:=reliable"]
-    if args.checkpoint:
-        tracker += ["-p", f"checkpoint:={args.checkpoint}"]
-    for name in ("backend", "precision"):
-        if getattr(args, name) is not None:
-            tracker += ["-p", f"{name}:={getattr(args, name)}"]
+    tracker = tracker_node_command(args.device, args.checkpoint, args.backend, args.precision)
     controller = [sys.executable, "-m", "allinone_ros.ros.follow_controller_node", "--ros-args",
                   "-p", "target_topic:=/tracker_node/target", "-p", f"command_topic:={COMMAND_TOPIC}"]
     procs = []

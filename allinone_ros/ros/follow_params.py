@@ -1,46 +1,21 @@
 """Parameters of the ``follow_controller`` node: one table, validation, mapping to FollowConfig.
 
-Same conventions as the tracker node's (:mod:`allinone_ros.ros.node_config`): every parameter has
-a description, a numeric range or a list of choices in its descriptor, and an apply time:
-``startup`` (read-only), ``configure`` (topics, rates: set only while unconfigured) or ``live``
-(gains and limits: applied to the next command). Plain Python except the descriptors and the
-topic-name check. Kept apart from ``node_config`` so that this node does not import torch.
+Same conventions as the tracker node's (:mod:`allinone_ros.ros.node_params`), on the same spec
+type and checks (:mod:`allinone_ros.ros.param_specs`): every parameter has a description, a
+numeric range or a list of choices in its descriptor, and an apply time: ``startup``
+(read-only), ``configure`` (topics, rates: set only while unconfigured) or ``live`` (gains and
+limits: applied to the next command). Plain Python. Kept apart from the tracker node's table so
+that this node does not import torch.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from ..control import CAMERA_MOUNTS, FollowConfig
+from .param_specs import ParamSpec, SettingsError, table_value_error
 
 FOLLOW_NODE_NAME = "follow_controller"
-Value = bool | int | float | str
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One declared parameter: name, default (fixes the type), description, apply time, limits."""
-
-    name: str
-    default: Value
-    description: str
-    apply: Literal["startup", "configure", "live"]
-    range: tuple[float, float] | None = None  # inclusive, numeric parameters only
-    choices: tuple[str, ...] | None = None
-    constraints: str = ""
-
-    @property
-    def read_only(self) -> bool:
-        return self.apply == "startup"
-
-
-class SettingsError(ValueError):
-    """One or more parameter values are invalid; ``reasons`` lists one line per problem."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
 
 _CONTROL_DOCS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "kp_x": ("Proportional gain on offset_x: m/s (camera down: vy) or rad/s (forward: yaw rate) per unit offset.",
@@ -114,19 +89,9 @@ class FollowNodeSettings:
 
 def check_follow_value(name: str, value: Any, topic_error: Callable[[str], str | None] | None = None) -> str | None:
     """Reason why ``value`` is not acceptable for parameter ``name``, or None."""
-    spec = FOLLOW_SPECS.get(name)
-    if spec is None:
-        return f"unknown parameter {name!r}; parameters are {sorted(FOLLOW_SPECS)}"
-    want = type(spec.default)
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) if want is float else type(value) is want
-    if not ok:
-        return f"{name} must be of type {want.__name__}, got {value!r}"
-    if spec.range is not None:
-        lo, hi = spec.range
-        if not math.isfinite(value) or not lo <= value <= hi:
-            return f"{name} must be a finite number in [{lo}, {hi}], got {value}"
-    if spec.choices is not None and value not in spec.choices:
-        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
+    reason = table_value_error(FOLLOW_SPECS, name, value)
+    if reason:
+        return reason
     if name in ("target_topic", "command_topic", "frame_id") and not value.strip():
         return f"{name} must not be empty"
     if name in ("target_topic", "command_topic") and topic_error is not None:
@@ -153,34 +118,3 @@ def follow_settings(values: dict[str, Any], topic_error: Callable[[str], str | N
         raise SettingsError(reasons)
     return FollowNodeSettings(values["target_topic"].strip(), values["command_topic"].strip(),
                               values["frame_id"].strip(), float(values["publish_rate_hz"]), control_config(values))
-
-
-def topic_name_error(name: str) -> str | None:
-    """rclpy's reason why ``name`` is not a valid topic name (``~/x`` allowed), or None."""
-    from rclpy.exceptions import InvalidTopicNameException
-    from rclpy.validate_topic_name import validate_topic_name
-
-    try:
-        validate_topic_name(name)
-    except InvalidTopicNameException as exc:
-        return str(exc)
-    return None
-
-
-def parameter_descriptor(spec: ParamSpec) -> Any:
-    """``rcl_interfaces/ParameterDescriptor`` for ``spec`` (description, range, choices, read_only)."""
-    from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
-
-    types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
-             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
-    when = {"startup": "read at start-up only", "configure": "applied at configure",
-            "live": "applied to the next command"}[spec.apply]
-    descriptor = ParameterDescriptor(
-        name=spec.name, type=types[type(spec.default)], description=f"{spec.description} ({when})",
-        additional_constraints=f"one of: {', '.join(spec.choices)}" if spec.choices else spec.constraints,
-        read_only=spec.read_only,
-    )
-    if spec.range is not None:
-        lo, hi = spec.range
-        descriptor.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
-    return descriptor

@@ -1,8 +1,9 @@
-"""Child processes of the demos: stop them the way a terminal would."""
+"""Child processes of the demos: the tracker node's command line, and stopping them the way a terminal would."""
 from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 
 
 def interrupt(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
@@ -14,3 +15,17 @@ def interrupt(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def tracker_node_command(device: str, checkpoint: str = "", backend: str | None = None,
+                         precision: str | None = None) -> list[str]:
+    """The command line that starts ``tracker_node`` for a demo (reliable image QoS; unset values keep the
+    node's defaults)."""
+    cmd = [sys.executable, "-m", "allinone_ros.ros.tracker_node", "--ros-args", "-p", f"device:={device}",
+           "-p", "qos_reliability:=reliable"]
+    if checkpoint:
+        cmd += ["-p", f"checkpoint:={checkpoint}"]
+    for name, value in (("backend", backend), ("precision", precision)):
+        if value is not None:
+            cmd += ["-p", f"{name}:={value}"]
+    return cmd

@@ -3,7 +3,7 @@
 Run it with ``ros2 run allinone_ros tracker_node``, the ``tracker_node`` console script, or
 ``python -m allinone_ros.ros.tracker_node --ros-args -p checkpoint:=model.safetensors``.
 Default parameters: ``config/tracker.yaml``; each parameter is documented in
-:mod:`allinone_ros.ros.node_config` (``ros2 param describe`` shows the same text).
+:mod:`allinone_ros.ros.node_params` (``ros2 param describe`` shows the same text).
 
 Lifecycle (``rclpy.lifecycle``; ``autostart`` = configure + activate at start):
 
@@ -59,28 +59,14 @@ throttled warning and skipped; the node keeps serving the next valid input.
 """
 from __future__ import annotations
 
-import functools
-import gc
 import logging
-import re
 import sys
 import time
-import traceback
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-import numpy as np
-import rclpy
-import rclpy.logging
-from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-from rclpy.impl.rcutils_logger import RcutilsLogger
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -88,13 +74,10 @@ from std_msgs.msg import String
 
 from allinone_ros.msg import TrackedTarget, TrackRequest
 
-from ..backends.base import Backend
 from ..backends.config import BackendConfig
-from ..backends.backend_tracker import describe_tracker, make_tracker
 from ..checkpoint import CheckpointError
-from ..grounding import GrounderConfig, GroundingModelError, build_grounder
-from ..lifecycle import TargetLifecycle, TargetResult, TargetState
-from ..ops.boxes import centre_offset
+from ..grounding import GroundingModelError
+from ..lifecycle import TargetLifecycle, TargetState
 from ..tracker import InputError, Tracker
 from .annotate import annotate
 from .commands import Command, CommandError, Start, Stop, parse_command_text, parse_track_request
@@ -102,118 +85,24 @@ from .diagnostics import NodeStats, diagnostic_status
 from .image_conversion import ImageConversionError, compressed_msg_to_rgb, image_msg_to_rgb, rgb_to_image_msg
 from .inference_worker import InferenceWorker, StampedHistory
 from .input_monitor import StampGapMonitor, loss_fields, loss_warning
-from .node_config import (
-    NODE_NAME, PARAMETERS, SPECS, Environment, LiveSettings, NodeSettings, SettingsError, check_runtime_set,
-    live_from_values, parameter_descriptor, settings_from_values,
-)
+from .node_base import ParameterLifecycleNode, logged_transition, run_node
+from .node_checks import Environment, check_runtime_set
+from .node_config import LiveSettings, NodeSettings, live_from_values, settings_from_values
+from .node_logging import RosLogHandler, ThrottledWarnings
+from .node_model import build_node_grounder, build_node_tracker, load_node_model, release_backend, release_device
+from .node_params import NODE_NAME, PARAMETERS
+from .param_specs import SettingsError
+from .target_message import stamp_ns, target_message
 
-THROTTLE_S = 2.0
-RCLError = _rclpy.RCLError
 
 ImageMsg = Image | CompressedImage
 
 
-class ParameterDeclarationError(RuntimeError):
-    """Start-up parameter values that rclpy refused (wrong type, out of range)."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
-
-
-class ThrottledWarnings:
-    """Throttled warnings, throttled per kind of problem rather than per call site.
-
-    rclpy throttles per logger object and call site, so one helper would let one kind of bad
-    input hide another. Each distinct message shape (digits masked) gets its own logger object
-    with the node's logger name; the most recent 64 shapes are kept.
-    """
-
-    def __init__(self, logger_name: str, period_s: float = THROTTLE_S, max_kinds: int = 64) -> None:
-        self._name, self._period, self._max = logger_name, period_s, max_kinds
-        self._loggers: OrderedDict[str, RcutilsLogger] = OrderedDict()
-
-    def warn(self, message: str) -> None:
-        key = re.sub(r"\d+", "#", message)[:160]
-        logger = self._loggers.get(key)
-        if logger is None:
-            logger = self._loggers[key] = rclpy.logging.get_logger(self._name)
-            while len(self._loggers) > self._max:
-                self._loggers.popitem(last=False)
-        else:
-            self._loggers.move_to_end(key)
-        logger.warning(message, throttle_duration_sec=self._period)
-
-
-class _RosLogHandler(logging.Handler):
-    """Forward the library's Python log records (``allinone_ros.*``) to the node's ROS logger."""
-
-    def __init__(self, logger: RcutilsLogger) -> None:
-        super().__init__(logging.INFO)
-        self._logger = logger
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = f"[{record.name}] {record.getMessage()}"
-            if record.levelno >= logging.ERROR:
-                self._logger.error(text)
-            elif record.levelno >= logging.WARNING:
-                self._logger.warning(text)
-            else:
-                self._logger.info(text)
-        except Exception:  # noqa: BLE001 - logging must never raise
-            self.handleError(record)
-
-
-def target_message(header: Any, result: TargetResult, latency_ms: float, frames_dropped: int) -> TrackedTarget:
-    """The ``TrackedTarget`` for one processed image (``header`` is the image's).
-
-    TRACKING: this image's box. LOST: the last known box (the last TRACKING one) and this image's
-    confidence, as the message documents. Other states: zeros.
-    """
-    height, width = result.image_size
-    msg = TrackedTarget(
-        header=header, state=int(result.state), sentence=result.sentence, latency_ms=float(latency_ms),
-        frames_dropped=int(frames_dropped), image_width=width, image_height=height,
-    )
-    box = result.box_xywh if result.state == TargetState.TRACKING else (
-        result.last_box_xywh if result.state == TargetState.LOST else None)
-    if box is not None:
-        msg.x, msg.y, msg.width, msg.height = (float(v) for v in box)
-        msg.offset_x, msg.offset_y = centre_offset(box, width, height)
-        msg.confidence = float(min(max(result.confidence, 0.0), 1.0))
-    return msg
-
-
-def _logged_transition(func: Any) -> Any:
-    """rclpy turns an exception in a transition callback into ERROR without a word: log it first."""
-
-    @functools.wraps(func)
-    def wrapper(self: TrackerNode, state: LifecycleState) -> TransitionCallbackReturn:
-        try:
-            return func(self, state)
-        except Exception as exc:  # noqa: BLE001 - reported, then the lifecycle error path runs
-            self.get_logger().error(
-                f"{func.__name__} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-            )
-            return TransitionCallbackReturn.ERROR
-
-    return wrapper
-
-
-def _stamp_ns(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-
-
-class TrackerNode(LifecycleNode):
+class TrackerNode(ParameterLifecycleNode):
     """Language-guided single-object tracking on a camera stream (see the module docstring)."""
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
-        super().__init__(node_name, **kwargs)
-        self._lifecycle = "unconfigured"
-        self._declare_parameters()
-        self.add_on_set_parameters_callback(self._check_parameter_set)
-        self.add_post_set_parameters_callback(self._apply_parameter_set)
+        super().__init__(node_name, PARAMETERS, "applied to the next frame", **kwargs)
         self._env = Environment.current()
         self._warnings = ThrottledWarnings(self.get_logger().name)
         self._live: LiveSettings = live_from_values(self._parameter_values())
@@ -232,55 +121,23 @@ class TrackerNode(LifecycleNode):
         self._subscriptions_active: list[Any] = []
         self._target_pub: Any = None
         self._debug_pub: Any = None
-        self._diag_pub: Any = None
-        self._diag_timer: Any = None
-        self._log_handler = _RosLogHandler(self.get_logger())
+        self._log_handler = RosLogHandler(self.get_logger())
         library_log = logging.getLogger("allinone_ros")
         library_log.addHandler(self._log_handler)
         library_log.setLevel(logging.INFO)
 
     # -- parameters ---------------------------------------------------------------------------
-    def _declare_parameters(self) -> None:
-        reasons = []
-        for spec in PARAMETERS:
-            try:
-                self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                hint = ""
-                if isinstance(spec.default, float) and "INTEGER" in str(exc):
-                    hint = f" (write a decimal point, e.g. {spec.name}:=1.0)"
-                reasons.append(f"parameter {spec.name}: {exc}{hint}")
-        if reasons:
-            raise ParameterDeclarationError(reasons)
+    def _parameter_refusal(self, param: Parameter) -> str | None:
+        return check_runtime_set(param.name, param.value, self._lifecycle, self._env)
 
-    def _parameter_values(self) -> dict[str, Any]:
-        return {name: self.get_parameter(name).value for name in SPECS}
-
-    def _check_parameter_set(self, params: list[Parameter]) -> SetParametersResult:
-        for param in params:
-            if param.name not in SPECS:  # rclpy's own parameters (use_sim_time, ...)
-                continue
-            reason = check_runtime_set(param.name, param.value, self._lifecycle, self._env)
-            if reason:
-                self.get_logger().warning(f"refused to set parameter {param.name}={param.value!r}: {reason}")
-                return SetParametersResult(successful=False, reason=reason)
-        return SetParametersResult(successful=True)
-
-    def _apply_parameter_set(self, params: list[Parameter]) -> None:
+    def _parameters_changed(self, params: list[Parameter]) -> None:
         self._live = live_from_values(self._parameter_values())
         target = self._target
         if target is not None:
             target.config = self._live.lifecycle  # read by the worker from its next image on
-        for param in params:
-            if param.name in SPECS:
-                self.get_logger().info(f"parameter {param.name} set to {param.value!r}")
-
-    @property
-    def autostart(self) -> bool:
-        return bool(self.get_parameter("autostart").value)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    @_logged_transition
+    @logged_transition
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             settings = settings_from_values(self._parameter_values(), self._env)
@@ -289,7 +146,7 @@ class TrackerNode(LifecycleNode):
                 self.get_logger().error(f"configure failed: {reason}")
             return TransitionCallbackReturn.FAILURE
         try:
-            model, settings = self._load_model(settings)
+            model, settings = load_node_model(settings, self.get_logger().info)
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
             self.get_logger().error(f"configure failed: cannot load the model: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -310,8 +167,7 @@ class TrackerNode(LifecycleNode):
         self._target_pub = self.create_lifecycle_publisher(TrackedTarget, "~/target", 10)
         debug_qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
         self._debug_pub = self.create_lifecycle_publisher(Image, "~/debug_image", debug_qos)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._start_diagnostics()
         self._lifecycle = "inactive"
         self.get_logger().info(
             f"configured: device {settings.device}, backend {self._backend_text}, input {settings.input_topic} "
@@ -319,49 +175,13 @@ class TrackerNode(LifecycleNode):
         )
         return super().on_configure(state)
 
-    def _load_model(self, settings: NodeSettings) -> tuple[Any, NodeSettings]:
-        """The network (on the CPU) and ``settings`` with the crop factors settled (parameter > checkpoint > paper)."""
-        import torch
-
-        from ..tracker.factory import default_model_path, load_tracker_model
-
-        if settings.cpu_threads > 0:
-            torch.set_num_threads(settings.cpu_threads)
-        path = settings.checkpoint or str(default_model_path())
-        model, config = load_tracker_model(path, settings.tracker_config(), trust=settings.trust_checkpoint)
-        cfg = model.cfg
-        note = ("the sentence does not change the output (as released)" if cfg.language_encoder == "official"
-                else "the sentence steers the tracker")
-        self.get_logger().info(
-            f"model {path} (width {cfg.embed_dim}, depth {cfg.depth}, language encoder {cfg.language_encoder}: "
-            f"{note}); crops: template {config.template_factor:g}x -> {cfg.template_size} px, "
-            f"search {config.search_factor:g}x -> {cfg.search_size} px"
-        )
-        return model, replace(settings, template_factor=config.template_factor, search_factor=config.search_factor)
-
     def _build_tracker(self) -> None:
         """The tracker through the configured backend; pins the backend ``auto`` chose."""
         assert self._settings is not None and self._backend_config is not None
-        tracker = make_tracker(self._model, self._settings.tracker_config(), self._backend_config)
-        self._tracker = tracker
-        backend = tracker.runner
-        assert isinstance(backend, Backend)  # make_tracker runs the network through one
-        self._backend_config = replace(self._backend_config, name=backend.name)
-        self._backend_text = describe_tracker(tracker)
-        self.get_logger().info(f"backend: {self._backend_text} {backend.info}")
+        self._tracker, self._backend_config, self._backend_text = build_node_tracker(
+            self._model, self._settings, self._backend_config, self.get_logger().info)
 
-    def _build_grounder(self, settings: NodeSettings) -> Any:
-        grounder = build_grounder(settings.grounder, GrounderConfig(device=settings.device))
-        what = ("none: a sentence alone waits for a box" if grounder is None
-                else f"{settings.grounder or 'built-in (default)'} ({type(grounder).__name__})")
-        self.get_logger().info(f"grounder: {what}")
-        if grounder is not None:  # the first call pays one-time set-up: not on the operator's first sentence
-            t0 = time.perf_counter()
-            grounder.ground(np.zeros((64, 64, 3), dtype=np.uint8), "warm up")
-            self.get_logger().info(f"grounder warmed up in {(time.perf_counter() - t0) * 1e3:.0f} ms")
-        return grounder
-
-    @_logged_transition
+    @logged_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self._settings
         assert settings is not None
@@ -374,7 +194,7 @@ class TrackerNode(LifecycleNode):
             self._park_tracker()
             return TransitionCallbackReturn.FAILURE
         try:
-            grounder = self._build_grounder(settings)
+            grounder = build_node_grounder(settings, self.get_logger().info)
         except (GroundingModelError, OSError, ValueError, RuntimeError) as exc:
             self.get_logger().error(f"activate failed: cannot load the grounder: {exc}")
             self._park_tracker()
@@ -403,28 +223,23 @@ class TrackerNode(LifecycleNode):
         )
         return super().on_activate(state)
 
-    @_logged_transition
+    @logged_transition
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing()
         self._lifecycle = "inactive"
         self.get_logger().info("inactive: unsubscribed, track ended, model off the device")
         return super().on_deactivate(state)
 
-    @_logged_transition
+    @logged_transition
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_all("unconfigured")
         self.get_logger().info("unconfigured: model and publishers released")
         return super().on_cleanup(state)
 
-    @_logged_transition
+    @logged_transition
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release_all("finalized")
         return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f"error during a transition from {state.label}; releasing everything")
-        self._release_all("unconfigured")
-        return TransitionCallbackReturn.SUCCESS
 
     def _release_all(self, lifecycle: str) -> None:
         """Stop processing, release what configure made, and record the new lifecycle state."""
@@ -456,34 +271,21 @@ class TrackerNode(LifecycleNode):
     def _release_tracker(self) -> None:
         """Drop the tracker and what its backend holds (engine, session, cast weights); model back to CPU."""
         tracker, self._tracker = self._tracker, None
-        if tracker is not None and isinstance(tracker.runner, Backend):
-            tracker.runner.release()
+        release_backend(tracker)
         del tracker
-        self._release_device()
-
-    def _release_device(self) -> None:
-        import torch
-
-        if self._model is not None:
-            self._model.to("cpu")
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_device(self._model)
 
     def _teardown_configured(self) -> None:
-        if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
+        self._stop_diagnostics()
         for pub in (self._target_pub, self._debug_pub):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
-        if self._diag_pub is not None:
-            self.destroy_publisher(self._diag_pub)
-        self._diag_timer = self._target_pub = self._debug_pub = self._diag_pub = None
+        self._target_pub = self._debug_pub = None
         self._release_tracker()
         self._model = None
         self._settings = self._backend_config = None
         self._backend_text = ""
-        self._release_device()
+        release_device(self._model)
 
     def shutdown_processing(self) -> None:
         """Stop the inference thread (used by ``main`` on exit, whatever the lifecycle state)."""
@@ -493,8 +295,8 @@ class TrackerNode(LifecycleNode):
     # -- callbacks (executor thread): hand over and return ---------------------------------------
     def _on_image(self, msg: ImageMsg) -> None:
         self._stats.frame_received()
-        self._input_loss.add(_stamp_ns(msg), self._live.camera_rate_hz)
-        self._history.add(_stamp_ns(msg), msg)
+        self._input_loss.add(stamp_ns(msg), self._live.camera_rate_hz)
+        self._history.add(stamp_ns(msg), msg)
         worker = self._worker
         if worker is not None:
             worker.submit_frame(msg)
@@ -532,7 +334,7 @@ class TrackerNode(LifecycleNode):
             return image_msg_to_rgb(msg)
         except ImageConversionError as exc:
             self._stats.frame_invalid()
-            stamp = _stamp_ns(msg) / 1e9
+            stamp = stamp_ns(msg) / 1e9
             self._warnings.warn(f"image stamped {stamp:.9f} skipped: {exc}")
             return None
 
@@ -606,7 +408,7 @@ class TrackerNode(LifecycleNode):
                 self._warnings.warn(f"track_request rejected: {exc}; state stays {target.state.name}")
             else:
                 self._stats.frame_invalid()
-                self._warnings.warn(f"image stamped {_stamp_ns(msg) / 1e9:.9f} skipped by the tracker: {exc}")
+                self._warnings.warn(f"image stamped {stamp_ns(msg) / 1e9:.9f} skipped by the tracker: {exc}")
             return
         if result.state != was:
             log = self._warnings.warn if result.state == TargetState.LOST else self.get_logger().info
@@ -623,10 +425,10 @@ class TrackerNode(LifecycleNode):
         return self._dropped_before + (worker.dropped if worker is not None else 0)
 
     # -- diagnostics (executor thread) ----------------------------------------------------------
-    def _publish_diagnostics(self) -> None:
+    def _diagnostic_status(self) -> DiagnosticStatus | None:
         settings = self._settings
-        if self._diag_pub is None or settings is None:
-            return
+        if settings is None:
+            return None
         target = self._target
         track_state = target.state.name if target is not None else TargetState.IDLE.name
         snapshot = self._stats.snapshot(self._frames_dropped())
@@ -646,51 +448,15 @@ class TrackerNode(LifecycleNode):
         input_warning = loss_warning(loss, self._live.input_loss_warn) if self._lifecycle == "active" else None
         if input_warning:
             self._warnings.warn(input_warning)
-        status = diagnostic_status(
+        return diagnostic_status(
             f"{self.get_name()}: tracker", settings.device, snapshot, fields, self._lifecycle, track_state,
             input_warning=input_warning,
         )
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(array)
 
 
 def main(args: list[str] | None = None) -> int:
     """Entry point: start the node, configure + activate it when ``autostart``, spin until shutdown."""
-    logger = rclpy.logging.get_logger(NODE_NAME)
-    try:
-        rclpy.init(args=args)
-    except RCLError as exc:  # e.g. a malformed `-p name:=value` (an empty string needs `name:=''`)
-        logger.fatal(f"cannot start: {exc}")
-        return 2
-    node: TrackerNode | None = None
-    try:
-        try:
-            node = TrackerNode()
-        except ParameterDeclarationError as exc:
-            for reason in exc.reasons:
-                logger.fatal(f"invalid parameter at start-up: {reason}")
-            return 1
-        if node.autostart:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().fatal("autostart: configure failed (reasons above); exiting")
-                return 1
-            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                node.get_logger().fatal("autostart: activate failed (reasons above); exiting")
-                return 1
-        else:
-            node.get_logger().info("autostart is false: waiting for a lifecycle manager to configure and activate")
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.shutdown_processing()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(TrackerNode, NODE_NAME, args, on_exit=TrackerNode.shutdown_processing)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..control import FollowConfig, FollowController, TargetObservation, TargetState
+from ..control import FollowConfig, FollowController, TargetObservation
+from ..lifecycle.states import TargetState
 from ..data.synthetic import clip_box_to_frame
 from .camera import BodyVelocity, CameraPose, DroneCamera
 from .config import SimConfig
@@ -106,8 +107,7 @@ def _observe(target: TargetRunner, frame: np.ndarray, k: int, truth: ViewTruth,
     else:
         result = target.process(frame)
     state = TargetState(int(result.state))
-    shown = result.box_xywh if state == TargetState.TRACKING else (
-        result.last_box_xywh if state == TargetState.LOST else None)
+    shown = result.reported_box_xywh
     box = np.zeros(4) if shown is None else np.asarray(shown, dtype=np.float64)
     return state, box, float(result.confidence)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..control import TargetState
+from ..lifecycle.states import TargetState
 from ..visualize import draw_box
 
 STATE_NAMES = {int(s): s.name.lower() for s in TargetState}

@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..data.augment import AugmentConfig, augment_pair
-from ..data.datasets import detect_dataset_kind, open_dataset
+from ..data.datasets import open_dataset
+from ..data.detect import detect_dataset_kind
 from ..data.sampling import PairSampler, PairSamplingConfig
 from ..data.sequence import DatasetLayoutError, Sequence, read_sequence_dir
 from ..model import ModelConfig
