@@ -197,3 +197,47 @@ def test_a_fast_target_is_found_again_although_consecutive_boxes_do_not_overlap(
     # and it keeps the target afterwards
     for t in range(found, n):
         assert states[t] == TargetState.TRACKING and box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5, t
+
+
+def _changing_colour_scene(n: int, start_rgb: tuple[int, int, int], end_rgb: tuple[int, int, int],
+                           size: int = 26) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A textured square moving right whose colour turns gradually from ``start_rgb`` to ``end_rgb``."""
+    from lifecycle_scenes import background
+
+    base = background(3)
+    texture = np.random.default_rng(3).normal(0.0, 18.0, size=(size, size, 3))  # the object's own texture
+    frames, boxes = [], []
+    for t in range(n):
+        a = t / (n - 1)
+        rgb = np.array([(1 - a) * c0 + a * c1 for c0, c1 in zip(start_rgb, end_rgb)])
+        x, y = 40 + 4 * t, 100
+        img = base.copy()
+        img[y:y + size, x:x + size] = np.clip(rgb + texture, 0, 255).astype(np.uint8)
+        frames.append(img)
+        boxes.append(np.array([x, y, size, size], dtype=np.float64))
+    return frames, boxes
+
+
+def test_a_gradual_colour_change_is_followed_by_the_recent_appearance(tracker) -> None:
+    # red turning orange-yellow over 40 images: far from the first template at the end, close to the last images
+    frames, truth = _changing_colour_scene(40, RED, (230, 200, 40))
+    adaptive = run_frames(TargetLifecycle(tracker, None), frames, "the red square", truth[0])
+    assert all(r.state == TargetState.TRACKING for r in adaptive.results)
+    assert all(box_iou_xywh(r.box_xywh, b) > 0.5 for r, b in zip(adaptive.results, truth))
+    # the first template alone no longer recognises it: the change is what the recent appearance follows
+    first_only = run_frames(TargetLifecycle(tracker, None, LifecycleConfig(appearance_adapt=0.0)), frames,
+                            "the red square", truth[0])
+    assert TargetState.LOST in [r.state for r in first_only.results]
+
+
+def test_a_sudden_change_to_other_colours_is_still_not_the_target(tracker) -> None:
+    # the same textured square turns blue from one image to the next (another object in its place)
+    frames, truth = _changing_colour_scene(30, RED, RED)
+    swapped, _ = _changing_colour_scene(30, BLUE, BLUE)
+    frames = frames[:15] + swapped[15:]
+    run = run_frames(TargetLifecycle(tracker, None), frames, "the red square", truth[0])
+    states = [r.state for r in run.results]
+    assert states[:15] == [TargetState.TRACKING] * 15
+    patience = LifecycleConfig().lost_patience
+    assert states[15 + patience - 1] == TargetState.LOST
+    assert all(r.box_xywh is None for r in run.results[15 + patience - 1:])

@@ -14,7 +14,8 @@ class LifecycleConfig:
     """
 
     lost_threshold: float = 0.3  # tracker confidence below this: the frame does not show the target
-    appearance_threshold: float = 0.5  # colour similarity to the first template below this: not the target; 0 disables
+    appearance_threshold: float = 0.5  # colour similarity to the target below this: not the target; 0 disables
+    appearance_adapt: float = 0.2  # weight of each confident TRACKING image in the recent appearance; 0 = first template only
     max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target ...
     jump_per_speed: float = 1.0  # ... plus this many times the target's speed (target sizes per frame)
     lost_patience: int = 1  # frames in a row without the target -> LOST
@@ -34,7 +35,7 @@ class LifecycleConfig:
     histogram_bins: tuple[int, int, int] = (12, 4, 4)  # hue, saturation, value bins of the colour histogram
 
     def __post_init__(self) -> None:
-        for name in ("lost_threshold", "appearance_threshold", "recover_threshold", "recover_iou",
+        for name in ("lost_threshold", "appearance_threshold", "appearance_adapt", "recover_threshold", "recover_iou",
                      "ground_threshold", "ground_margin", "velocity_smoothing", "size_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)

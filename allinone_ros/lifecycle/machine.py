@@ -10,7 +10,10 @@ otherwise starts GROUNDING (WAITING_FOR_BOX without a grounder, until a box arri
 
 Presence (TRACKING). Each image is tracked from the last position. The frame shows the target
 when all three agree: the tracker's confidence (score-map peak) reaches ``lost_threshold``, the
-colours of the box are like the first template's (``appearance_threshold``), and the box centre
+colours of the box are like the target's (``appearance_threshold``: the better of the similarity to
+the first template and to the recent appearance, a running average over the confident TRACKING
+images weighted by ``appearance_adapt``, so that light and background changes are followed while a
+switch to an object of other colours is not), and the box centre
 is within ``max_jump`` target sizes of where the smoothed motion predicts it (a peak on another
 object further away is not followed: the search stays at the predicted position). The reported
 box is the tracker's box cut to the image. ``lost_patience`` frames in a row without the target
@@ -56,6 +59,8 @@ from .motion import MotionModel, box_centre
 from .states import TargetResult, TargetState
 
 log = logging.getLogger(__name__)
+
+CONFIDENT = 0.5  # tracker confidence from which a TRACKING image updates the recent appearance
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class TargetLifecycle:
         self.tracker.reset()
         self._pending_start: tuple[str, tuple[float, float, float, float]] | None = None
         self._template_hist: np.ndarray | None = None
+        self._recent_hist: np.ndarray | None = None  # running average of the confident TRACKING images
         self._motion: MotionModel | None = None
         self._last_box: np.ndarray | None = None
         self._misses = 0
@@ -197,7 +203,18 @@ class TargetLifecycle:
         if self.config.appearance_threshold <= 0 or self._template_hist is None:
             return None
         hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
-        return histogram_similarity(self._template_hist, hist)
+        similarity = histogram_similarity(self._template_hist, hist)
+        if self._recent_hist is not None:
+            similarity = max(similarity, histogram_similarity(self._recent_hist, hist))
+        return similarity
+
+    def _adapt_appearance(self, image_rgb: np.ndarray, box: np.ndarray, confidence: float) -> None:
+        """Fold a TRACKING image whose confidence reaches ``CONFIDENT`` into the recent appearance."""
+        weight = self.config.appearance_adapt
+        if weight <= 0 or self._template_hist is None or confidence < CONFIDENT:
+            return
+        hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
+        self._recent_hist = hist if self._recent_hist is None else (1.0 - weight) * self._recent_hist + weight * hist
 
     def _looks_right(self, similarity: float | None) -> bool:
         return similarity is None or similarity >= self.config.appearance_threshold
@@ -225,6 +242,7 @@ class TargetLifecycle:
         if present:
             assert box is not None
             motion.observe(box)
+            self._adapt_appearance(image_rgb, box, res.confidence)
             self._last_box, self._misses = box.copy(), 0
             return self._result(TargetState.TRACKING, box, res.confidence, (img_h, img_w), source="tracker",
                                 similarity=similarity, timings=res.timings_ms)

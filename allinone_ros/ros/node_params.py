@@ -22,7 +22,12 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "Tracker confidence (score-map peak) below which an image does not show the target.",
               "live", range=(0.0, 1.0)),
     ParamSpec("appearance_threshold", _LC.appearance_threshold,
-              "Colour similarity to the first template below which a box is not the target (0 = off).",
+              "Colour similarity to the target (the first template or the recent appearance, whichever is "
+              "closer) below which a box is not the target (0 = off).",
+              "live", range=(0.0, 1.0)),
+    ParamSpec("appearance_adapt", _LC.appearance_adapt,
+              "Weight of each confident TRACKING image in the recent appearance, a running average that follows "
+              "light and background changes (0 = compare with the first template only).",
               "live", range=(0.0, 1.0)),
     ParamSpec("max_jump", _LC.max_jump,
               "A box centre further than this many target sizes from the predicted centre is not the target "
