@@ -97,7 +97,7 @@ def test_lost_target_stops_the_drone():
 
     def lose_after_frame_20(frame, entry):  # from frame 21 on no confidence is enough: the target is LOST
         if len(seen) == 20:
-            target.config = LifecycleConfig(lost_threshold=1.0, recover_threshold=1.0)
+            target.config = LifecycleConfig(lost_threshold=1.0, recover_threshold=1.0, lost_patience=1)
         seen.append(entry)
 
     seen: list = []

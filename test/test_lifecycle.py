@@ -55,7 +55,11 @@ def test_no_switch_to_a_look_alike_while_the_target_is_hidden(tracker) -> None:
     # a red square of the target's colour stands 3 target sizes below the target's path
     frames, truth = scene(N, hidden=range(GONE, BACK), distractors=(((150, 190), RED),))
     run = run_frames(TargetLifecycle(tracker, None), frames, "the red square", truth[0])
+    predicted = range(GONE, GONE + LifecycleConfig().lost_patience - 1)  # misses before LOST: the prediction
     for t, r in enumerate(run.results):
+        if t in predicted:
+            assert r.state == TargetState.TRACKING and box_iou_xywh(r.box_xywh, truth[GONE - 1]) > 0.3, t
+            continue
         if r.box_xywh is not None and truth[t] is None:
             pytest.fail(f"frame {t}: a box {r.box_xywh.tolist()} while the target is hidden")
         if r.box_xywh is not None:

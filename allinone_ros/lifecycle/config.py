@@ -18,7 +18,7 @@ class LifecycleConfig:
     appearance_adapt: float = 0.2  # weight of each confident TRACKING image in the recent appearance; 0 = first template only
     max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target ...
     jump_per_speed: float = 1.0  # ... plus this many times the target's speed (target sizes per frame)
-    lost_patience: int = 1  # frames in a row without the target -> LOST
+    lost_patience: int = 2  # frames in a row without the target -> LOST (the first one reports the prediction)
     recover_threshold: float = 0.4  # confidence a re-acquired candidate needs (tracker or grounder score)
     recover_patience: int = 2  # frames in a row with an accepted, overlapping candidate -> TRACKING
     recover_needs_grounder: bool = False  # with a grounder, a local candidate away from the prediction needs its agreement
