@@ -65,3 +65,14 @@ class ColourGrounder:
                 if area >= 60:
                     out.append(Candidate(np.array([x, y, w, h], dtype=np.float64), 0.9 * area / (w * h), word))
         return sorted(out, key=lambda c: -c.score)
+
+
+class ScaledGrounder(ColourGrounder):
+    """:class:`ColourGrounder` with every score multiplied by ``factor`` (a less sure detector)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]:
+        return [Candidate(c.box_xywh, c.score * self.factor, c.label) for c in super().ground(image_rgb, sentence)]

@@ -15,7 +15,7 @@ from allinone_ros.lifecycle import LifecycleConfig, TargetLifecycle, TargetState
 from allinone_ros.lifecycle.offline import PlainTracker, run_frames
 from allinone_ros.tracker import InputError
 from allinone_ros.ops.iou import box_iou_xywh
-from lifecycle_scenes import BLUE, GREEN, H, RED, W, ColourGrounder, scene
+from lifecycle_scenes import BLUE, GREEN, H, RED, W, ColourGrounder, ScaledGrounder, scene
 
 GONE, BACK, N = 14, 30, 44  # the target is absent on frames GONE..BACK-1
 
@@ -245,3 +245,19 @@ def test_a_sudden_change_to_other_colours_is_still_not_the_target(tracker) -> No
     patience = LifecycleConfig().lost_patience
     assert states[15 + patience - 1] == TargetState.LOST
     assert all(r.box_xywh is None for r in run.results[15 + patience - 1:])
+
+
+def test_near_the_prediction_a_less_sure_grounder_confirms_the_target_far_away_it_does_not(tracker) -> None:
+    cfg = LifecycleConfig()
+    unsure = ScaledGrounder(0.55)  # scores about 0.5: between recover_threshold and ground_threshold
+    assert cfg.recover_threshold < 0.9 * 0.55 < cfg.ground_threshold
+    frames, truth = scene(N, hidden=range(GONE, BACK))
+    run = run_frames(TargetLifecycle(tracker, unsure), frames, "the red square", truth[0])
+    # where the target should be, the grounder's candidate agrees with the local search: back at once
+    assert run.results[BACK].state == TargetState.TRACKING
+    assert box_iou_xywh(run.results[BACK].box_xywh, truth[BACK]) > 0.5
+    # a look-alike far from the prediction scoring the same is not taken while the target is hidden
+    frames, truth = scene(N, hidden=range(GONE, BACK), distractors=(((250, 30), RED),))
+    run = run_frames(TargetLifecycle(tracker, ScaledGrounder(0.55)), frames, "the red square", truth[0])
+    lost = GONE + cfg.lost_patience - 1
+    assert all(r.box_xywh is None for r in run.results[lost:BACK])

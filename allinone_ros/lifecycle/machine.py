@@ -23,7 +23,8 @@ Re-acquisition (LOST). No box is reported. The tracker searches locally around t
 position with a region growing by ``search_growth`` per frame; on the first LOST frame and every
 ``reground_every``-th after it, when the local search found nothing acceptable, the grounder
 (if any) looks in the whole image. A candidate is accepted when its score reaches
-``recover_threshold`` (local search) or ``ground_threshold`` and ``recover_threshold`` (grounder),
+``recover_threshold`` (local search, and a grounded candidate inside the region the local search
+covers) or ``ground_threshold`` and ``recover_threshold`` (a grounded candidate further away),
 its colours pass the appearance check and its size is within ``max_scale_change`` of the last
 tracked size; among grounded candidates the one most like the template, then nearest to the
 prediction, wins. With a grounder and ``recover_needs_grounder`` a local candidate further than
@@ -298,7 +299,7 @@ class TargetLifecycle:
             local_cand = cand if self._accepts(cand, cfg.recover_threshold) else None
         grounded: list[_Candidate] = []
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
-            grounded = self._grounded(image_rgb)
+            grounded = self._grounded(image_rgb, anchor, radius)
         best, votes = self._pick(local_cand, grounded, pending)
         if best is None or self._tally(best, votes) < cfg.recover_patience:
             self.tracker.relocate(best.box_xywh if best is not None else self._search_box(img_h, img_w))
@@ -377,16 +378,20 @@ class TargetLifecycle:
                 out.append(c)
         return out
 
-    def _grounded(self, image_rgb: np.ndarray) -> list[_Candidate]:
+    def _grounded(self, image_rgb: np.ndarray, anchor: np.ndarray, radius: float) -> list[_Candidate]:
+        """The grounder's acceptable candidates; within ``radius`` target sizes of ``anchor`` (the region the
+        local search covers on this image) the re-acquisition score suffices, elsewhere the start score."""
         assert self.grounder is not None
         if not self._sentence.strip():  # a language-free track: nothing to ground
             return []
         img_h, img_w = image_rgb.shape[:2]
-        need = max(self.config.ground_threshold, self.config.recover_threshold)
+        far_need = max(self.config.ground_threshold, self.config.recover_threshold)
+        assert self._motion is not None
         out = []
         for box, score in self._placed(self.grounder.ground(image_rgb, self._sentence), img_h, img_w):
             cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
-            if self._accepts(cand, need):
+            near = self._motion.distance(box, anchor) <= radius
+            if self._accepts(cand, self.config.recover_threshold if near else far_need):
                 out.append(cand)
         return out
 

@@ -52,7 +52,8 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "With a grounder, a local re-search candidate further than max_jump from the predicted position "
               "re-acquires only where the grounder agrees.", "live"),
     ParamSpec("ground_threshold", _LC.ground_threshold,
-              "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target.",
+              "Grounder score a candidate needs to start tracking from a sentence alone, or to re-find a lost target "
+              "away from where it should be (inside the local search's region recover_threshold is enough).",
               "live", range=(0.0, 1.0)),
     ParamSpec("ground_margin", _LC.ground_margin,
               "A grounded candidate must beat every other place the grounder scores by this much (else the "
