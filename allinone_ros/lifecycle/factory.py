@@ -37,8 +37,8 @@ def build_tracker(checkpoint: str | Path | None = None, tracker_config: TrackerC
 
 def tracker_from_model(model: AllInOne, tracker_config: TrackerConfig, backend_config: BackendConfig) -> Tracker:
     """A loaded model run through ``backend_config`` with ``tracker_config`` as resolved at load (the
-    tracker node loads its model once at configure and builds the tracker from it on every activate)."""
-    check_device(backend_config)
+    tracker node loads its model once at configure and builds the tracker from it on every activate).
+    An unavailable device raises from the backend's own check."""
     return make_tracker(model, tracker_config, backend_config)
 
 

@@ -200,21 +200,26 @@ class TargetLifecycle:
                             similarity=1.0)
 
     # -- evidence -----------------------------------------------------------------------------
-    def _similarity(self, image_rgb: np.ndarray, box: np.ndarray) -> float | None:
+    def _appearance(self, image_rgb: np.ndarray, box: np.ndarray) -> tuple[float | None, np.ndarray | None]:
+        """The box's colour similarity to the target (the better of the first template and the recent
+        appearance) and its histogram; (None, None) when the appearance check is off."""
         if self.config.appearance_threshold <= 0 or self._template_hist is None:
-            return None
+            return None, None
         hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
         similarity = histogram_similarity(self._template_hist, hist)
         if self._recent_hist is not None:
             similarity = max(similarity, histogram_similarity(self._recent_hist, hist))
-        return similarity
+        return similarity, hist
 
-    def _adapt_appearance(self, image_rgb: np.ndarray, box: np.ndarray, confidence: float) -> None:
-        """Fold a TRACKING image whose confidence reaches ``CONFIDENT`` into the recent appearance."""
+    def _similarity(self, image_rgb: np.ndarray, box: np.ndarray) -> float | None:
+        return self._appearance(image_rgb, box)[0]
+
+    def _adapt_appearance(self, hist: np.ndarray | None, confidence: float) -> None:
+        """Fold the histogram of a TRACKING image whose confidence reaches ``CONFIDENT`` into the recent
+        appearance (nothing to fold while the appearance check is off)."""
         weight = self.config.appearance_adapt
-        if weight <= 0 or self._template_hist is None or confidence < CONFIDENT:
+        if weight <= 0 or hist is None or confidence < CONFIDENT:
             return
-        hist = appearance_histogram(image_rgb, box, self.config.histogram_bins)
         self._recent_hist = hist if self._recent_hist is None else (1.0 - weight) * self._recent_hist + weight * hist
 
     def _looks_right(self, similarity: float | None) -> bool:
@@ -236,23 +241,24 @@ class TargetLifecycle:
         img_h, img_w = image_rgb.shape[:2]
         res = self.tracker.track(image_rgb)
         box = box_inside_image(res.box_xywh, img_h, img_w)
-        similarity = self._similarity(image_rgb, box) if box is not None else None
+        similarity, hist = self._appearance(image_rgb, box) if box is not None else (None, None)
         jump = motion.distance(res.box_xywh)
         present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
                    and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
         if present:
             assert box is not None
             motion.observe(box)
-            self._adapt_appearance(image_rgb, box, res.confidence)
+            self._adapt_appearance(hist, res.confidence)
             self._last_box, self._misses = box.copy(), 0
             return self._result(TargetState.TRACKING, box, res.confidence, (img_h, img_w), source="tracker",
                                 similarity=similarity, timings=res.timings_ms)
         motion.miss()
         # Do not follow a peak that is not the target: search where the target should be.
-        self.tracker.relocate(self._search_box(img_h, img_w))
+        search = self._search_box(img_h, img_w)
+        self.tracker.relocate(search)
         self._misses += 1
         if self._misses < cfg.lost_patience:
-            shown = box_inside_image(self._search_box(img_h, img_w), img_h, img_w)
+            shown = box_inside_image(search, img_h, img_w)
             return self._result(TargetState.TRACKING, shown if shown is not None else self._last_box,
                                 res.confidence, (img_h, img_w), source="tracker", similarity=similarity,
                                 timings=res.timings_ms)
@@ -301,7 +307,9 @@ class TargetLifecycle:
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
             grounded = self._grounded(image_rgb, anchor, radius)
         best, votes = self._pick(local_cand, grounded, pending)
-        if best is None or self._tally(best, votes) < cfg.recover_patience:
+        # a count above this image's votes: the pending candidate was at the same place (see _tally)
+        count = self._tally(best, votes) if best is not None else 0
+        if best is None or count < cfg.recover_patience:
             self.tracker.relocate(best.box_xywh if best is not None else self._search_box(img_h, img_w))
             score = best.score if best is not None else res.confidence
             similarity = best.similarity if best is not None else (
@@ -311,8 +319,7 @@ class TargetLifecycle:
         log.info("target found again at image %d by %s (score %.2f, similarity %s)", self._frame, best.source,
                  best.score, None if best.similarity is None else round(best.similarity, 2))
         self.tracker.relocate(best.box_xywh)
-        moving = pending is not None and self._same_place(best, pending)
-        motion.restart(best.box_xywh, self._recover_velocity(best, pending) if moving else None)
+        motion.restart(best.box_xywh, self._recover_velocity(best, pending) if count > votes else None)
         self._state, self._misses, self._last_box = TargetState.TRACKING, 0, best.box_xywh.copy()
         self._recover, self._recover_count = None, 0
         return self._result(TargetState.TRACKING, best.box_xywh, best.score, (img_h, img_w), source=best.source,
@@ -423,7 +430,7 @@ class TargetLifecycle:
         return self._begin(image_rgb, best.box_xywh, best.score, "grounder")
 
     def _tally(self, best: _Candidate | None, votes: int) -> int:
-        """Count ``votes`` for ``best`` when it overlaps the candidate of the last image, else start again
+        """Count ``votes`` for ``best`` when it is at the candidate of the last image's place (:meth:`_same_place`), else start again
         from it (None: forget it); returns the count (GROUNDING's confirmation, LOST's re-acquisition)."""
         last = self._recover
         if best is None:
