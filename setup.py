@@ -41,6 +41,7 @@ setup(
             "allinone-make-synthetic = allinone_ros.cli.make_synthetic:main",
             "allinone-train = allinone_ros.cli.train:main",
             "allinone-train-grounder = allinone_ros.cli.train_grounder:main",
+            "allinone-train-verifier = allinone_ros.cli.train_verifier:main",
             "allinone-demo = allinone_ros.ros.demo:main",
             "allinone-export-onnx = allinone_ros.cli.export_onnx:main",
             "allinone-build-engine = allinone_ros.cli.build_engine:main",

@@ -30,6 +30,17 @@ class Grounder(Protocol):
     def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]: ...
 
 
+@runtime_checkable
+class Verifier(Protocol):
+    """A grounder that can also check given boxes: ``verify(image_rgb, boxes_xywh, sentence)`` -> the
+    probability that each box shows the sentence's object (``can_verify`` False: it cannot)."""
+
+    @property
+    def can_verify(self) -> bool: ...
+
+    def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]: ...
+
+
 def sort_candidates(candidates: list[Candidate]) -> list[Candidate]:
     """Candidates by descending score (stable for equal scores)."""
     return sorted(candidates, key=lambda c: -c.score)

@@ -196,16 +196,16 @@ class ExperimentConfig:
 # --------------------------------------------------------------------------- loading
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` -> (["section", "key"], value parsed as YAML)."""
+def parse_override(text: str, sections: tuple[str, ...] = SECTIONS) -> tuple[list[str], Any]:
+    """``section.key=value`` -> (["section", "key"], value parsed as YAML); ``section`` one of ``sections``."""
     if "=" not in text:
         raise ConfigError(f"--set expects section.key=value, got {text!r}")
     key, raw = text.split("=", 1)
     parts = key.strip().split(".")
     if len(parts) < 2 or not all(parts):
         raise ConfigError(f"--set key must look like section.key (e.g. optim.lr), got {key.strip()!r}")
-    if parts[0] not in SECTIONS:
-        raise ConfigError(f"--set {key.strip()!r}: unknown section {parts[0]!r}; sections are {list(SECTIONS)}")
+    if parts[0] not in sections:
+        raise ConfigError(f"--set {key.strip()!r}: unknown section {parts[0]!r}; sections are {list(sections)}")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
@@ -213,11 +213,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: list[str],
+                    sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     """Return a copy of the nested mapping with ``section.key=value`` overrides applied."""
     out = yaml.safe_load(yaml.safe_dump(data))  # deep copy of plain data
     for text in overrides:
-        parts, value = parse_override(text)
+        parts, value = parse_override(text, sections)
         node = out
         for p in parts[:-1]:
             child = node.setdefault(p, {})
