@@ -76,3 +76,26 @@ class ScaledGrounder(ColourGrounder):
 
     def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]:
         return [Candidate(c.box_xywh, c.score * self.factor, c.label) for c in super().ground(image_rgb, sentence)]
+
+
+class VerifyingColourGrounder(ColourGrounder):
+    """:class:`ColourGrounder` that also verifies boxes: the share of the box's pixels in the named colour."""
+
+    can_verify = True
+
+    def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]:
+        words = [rgb for word, rgb in self.COLOURS.items() if word in sentence.lower()]
+        out = []
+        for x, y, w, h in (np.round(b).astype(int) for b in boxes_xywh):
+            patch = image_rgb[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)].astype(np.int32)
+            share = max((float((np.abs(patch - np.array(rgb)).max(axis=2) < 40).mean()) for rgb in words
+                         if patch.size), default=0.0)
+            out.append(share)
+        return out
+
+
+class DoubtingGrounder(VerifyingColourGrounder):
+    """A verifying grounder that finds no box showing the sentence: every match is 0."""
+
+    def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]:
+        return [0.0 for _ in boxes_xywh]

@@ -6,6 +6,7 @@ test/lifecycle_scenes.py and a colour-threshold grounder written there.
 from __future__ import annotations
 
 import logging
+import cv2
 
 import numpy as np
 import pytest
@@ -40,9 +41,10 @@ def test_box_start_tracks_then_lost_while_absent_then_found_again(tracker) -> No
     for t in range(1, GONE):
         assert states[t] == TargetState.TRACKING
         assert box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5
-    # absent: LOST within two frames, no box, the last known box kept
+    # absent: LOST after lost_patience frames (the ones before report the prediction), no box, the last
+    # known box kept
     lost = [t for t in range(GONE, BACK) if states[t] == TargetState.LOST]
-    assert lost and lost[0] <= GONE + 1 and lost == list(range(lost[0], BACK))
+    assert lost and lost[0] <= GONE + LifecycleConfig().lost_patience - 1 and lost == list(range(lost[0], BACK))
     assert all(run.results[t].box_xywh is None and run.results[t].last_box_xywh is not None for t in lost)
     # back: TRACKING on the target again within 3 frames, and stays there
     back = next(t for t in range(BACK, N) if states[t] == TargetState.TRACKING)
@@ -159,13 +161,17 @@ def test_lost_frames_regrounds_every_k_frames(tracker) -> None:
     target = TargetLifecycle(tracker, grounder, LifecycleConfig(reground_every=3))
     run_frames(target, frames[:GONE], "the red square", truth[0])
     assert grounder.calls == 0  # never while the target is tracked
-    calls = []
-    for f in frames[GONE:GONE + 10]:
-        target.process(f)
+    calls, states = [0], []
+    for f in frames[GONE:GONE + 12]:
+        states.append(target.process(f).state)
         calls.append(grounder.calls)
-    first_lost = next(i for i, c in enumerate(calls) if c > 0)
-    # after the first LOST image (which asks), every 3rd LOST image asks again
-    assert calls[first_lost:first_lost + 7] == [1, 1, 1, 2, 2, 2, 3]
+    asked = np.diff(calls).tolist()  # grounder calls per image
+    first_lost = states.index(TargetState.LOST)
+    # each image without the target while TRACKING asks once, near the prediction only (the one that
+    # turns LOST included) ...
+    assert first_lost == LifecycleConfig().lost_patience - 1 and asked[:first_lost + 1] == [1] * (first_lost + 1)
+    # ... then LOST's search asks on its first image and every 3rd after it
+    assert asked[first_lost + 1:first_lost + 8] == [1, 0, 0, 1, 0, 0, 1]
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -202,6 +208,33 @@ def test_a_fast_target_is_found_again_although_consecutive_boxes_do_not_overlap(
     for t in range(found, n):
         assert states[t] == TargetState.TRACKING and box_iou_xywh(run.results[t].box_xywh, truth[t]) > 0.5, t
 
+
+
+def test_a_target_back_faster_than_it_left_is_confirmed_by_steady_motion(tracker) -> None:
+    # It left at 3 px per frame and comes back at 36 px per frame (1.4 target sizes, more than the jump
+    # the old speed allows between two candidates): the third candidate, where the first two were
+    # heading, confirms it.
+    from lifecycle_scenes import background
+
+    size, gone, back, n, fast = 26, 8, 14, 20, 36.0
+    base, frames, truth = background(5), [], []
+    for t in range(n):
+        img = base.copy()
+        if gone <= t < back:
+            truth.append(None)
+        else:
+            x, y = (40.0 + 3.0 * t, 100.0) if t < gone else (20.0 + fast * (t - back), 150.0)
+            cv2.rectangle(img, (int(x), int(y)), (int(x) + size - 1, int(y) + size - 1), RED, -1)
+            truth.append(np.array([int(x), int(y), size, size], dtype=np.float64))
+        frames.append(img)
+    cfg = LifecycleConfig()
+    assert fast / size > cfg.max_jump + cfg.jump_per_speed * 3.0 / size  # beyond the old same-place distance
+    run = run_frames(TargetLifecycle(tracker, ColourGrounder()), frames, "the red square", truth[0])
+    states = [r.state for r in run.results]
+    assert all(s == TargetState.LOST for s in states[gone + cfg.lost_patience:back])
+    found = next(t for t in range(back, n) if states[t] == TargetState.TRACKING)
+    assert found <= back + 2, states[back:]
+    assert box_iou_xywh(run.results[found].box_xywh, truth[found]) > 0.5
 
 def _changing_colour_scene(n: int, start_rgb: tuple[int, int, int], end_rgb: tuple[int, int, int],
                            size: int = 26) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -261,3 +294,81 @@ def test_near_the_prediction_a_less_sure_grounder_confirms_the_target_far_away_i
     run = run_frames(TargetLifecycle(tracker, ScaledGrounder(0.55)), frames, "the red square", truth[0])
     lost = GONE + cfg.lost_patience - 1
     assert all(r.box_xywh is None for r in run.results[lost:BACK])
+
+
+def test_with_a_verifying_grounder_a_box_not_showing_the_sentence_is_not_the_target(tracker) -> None:
+    from lifecycle_scenes import DoubtingGrounder, VerifyingColourGrounder
+
+    frames, truth = scene(12)
+    sentence = "the red square"
+    # the verifier says the box does not show the sentence (each image judged alone): LOST once the
+    # prediction runs out
+    alone = LifecycleConfig(verify_threshold=0.5, verify_smoothing=1.0, verify_every=1)
+    checked = run_frames(TargetLifecycle(tracker, DoubtingGrounder(), alone), frames, sentence, truth[0])
+    states = [r.state for r in checked.results]
+    patience = LifecycleConfig().lost_patience
+    assert states[1:patience] == [TargetState.TRACKING] * (patience - 1)  # the prediction before LOST
+    assert all(s == TargetState.LOST for s in states[patience:])
+    assert all(r.box_xywh is None for r in checked.results[patience:])
+    # with the running average (default smoothing 0.5) one doubted image keeps the tracker's box (the
+    # average 1 -> 0.5 still reaches 0.5); the doubt of the next one ends the track one image later
+    averaged = run_frames(TargetLifecycle(tracker, DoubtingGrounder(),
+                                          LifecycleConfig(verify_threshold=0.5, verify_every=1)),
+                          frames, sentence, truth[0])
+    states = [r.state for r in averaged.results]
+    assert states[1] == TargetState.TRACKING and box_iou_xywh(averaged.results[1].box_xywh, truth[1]) > 0.5
+    assert states[2:patience + 1] == [TargetState.TRACKING] * (patience - 1)
+    assert all(s == TargetState.LOST for s in states[patience + 1:])
+    # verifying every 2nd image: image 1 is not asked (the tracker's box), image 2 is; a doubt holds on
+    # the unverified images after it, so LOST comes lost_patience images after image 2
+    every2 = LifecycleConfig(verify_threshold=0.5, verify_smoothing=1.0, verify_every=2)
+    sparse = run_frames(TargetLifecycle(tracker, DoubtingGrounder(), every2), frames, sentence, truth[0])
+    states = [r.state for r in sparse.results]
+    assert states[1] == TargetState.TRACKING and box_iou_xywh(sparse.results[1].box_xywh, truth[1]) > 0.5
+    assert states[2:patience + 1] == [TargetState.TRACKING] * (patience - 1)
+    assert all(s == TargetState.LOST for s in states[patience + 1:])
+    # the check off, a box the verifier agrees with, or a grounder that cannot verify: tracked
+    for grounder, cfg in ((DoubtingGrounder(), LifecycleConfig(verify_threshold=0.0)),
+                          (VerifyingColourGrounder(), LifecycleConfig(verify_threshold=0.5)),
+                          (ColourGrounder(), LifecycleConfig(verify_threshold=0.5))):
+        run = run_frames(TargetLifecycle(tracker, grounder, cfg), frames, sentence, truth[0])
+        assert all(r.state == TargetState.TRACKING for r in run.results), type(grounder).__name__
+        assert box_iou_xywh(run.results[-1].box_xywh, truth[-1]) > 0.5
+
+
+def test_a_tracked_box_the_verifier_doubts_is_corrected_by_the_grounder_near_the_prediction(tracker) -> None:
+    from lifecycle_scenes import VerifyingColourGrounder
+
+    # The verifier wants a box almost all in the named colour: the tracker's boxes (a few pixels off)
+    # fail it, the grounder's tight box near the prediction passes, so the track goes on from the
+    # grounder's box instead of going LOST.
+    frames, truth = scene(20)
+    grounder = VerifyingColourGrounder()
+    strict = LifecycleConfig(verify_threshold=0.97, verify_smoothing=1.0, verify_every=1)
+    run = run_frames(TargetLifecycle(tracker, grounder, strict), frames, "the red square", truth[0])
+    assert all(r.state == TargetState.TRACKING for r in run.results)
+    assert all(box_iou_xywh(r.box_xywh, t) > 0.8 for r, t in zip(run.results, truth))
+    corrected = [r for r in run.results if r.source == "grounder"]
+    assert corrected and all(grounder.verify(f, [r.box_xywh], "the red square")[0] >= 0.97
+                             for f, r in zip(frames, run.results) if r.source == "grounder")
+    # without a grounder to ask, the same doubts end the track (nothing near the prediction to take)
+    doubting = run_frames(TargetLifecycle(tracker, _VerifyOnly(), strict), frames, "the red square", truth[0])
+    assert TargetState.LOST in [r.state for r in doubting.results]
+
+
+class _VerifyOnly:
+    """Verifies like VerifyingColourGrounder but finds nothing: no correction is possible."""
+
+    can_verify = True
+
+    def __init__(self) -> None:
+        from lifecycle_scenes import VerifyingColourGrounder
+
+        self._inner = VerifyingColourGrounder()
+
+    def ground(self, image_rgb, sentence):
+        return []
+
+    def verify(self, image_rgb, boxes_xywh, sentence):
+        return self._inner.verify(image_rgb, boxes_xywh, sentence)
+

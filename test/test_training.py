@@ -175,6 +175,10 @@ def test_shipped_experiment_configs_load():
             from allinone_ros.training.grounding import load_grounding_experiment
 
             exp = load_grounding_experiment(path)
+        elif path.name.startswith("train_verifier_"):  # the grounder's verifier
+            from allinone_ros.training.verifier import load_verifier_experiment
+
+            exp = load_verifier_experiment(path)
         else:
             exp = load_experiment(path)
         assert exp.data.sources, path

@@ -16,8 +16,10 @@ images weighted by ``appearance_adapt``, so that light and background changes ar
 switch to an object of other colours is not), and the box centre
 is within ``max_jump`` target sizes of where the smoothed motion predicts it (a peak on another
 object further away is not followed: the search stays at the predicted position). The reported
-box is the tracker's box cut to the image. ``lost_patience`` frames in a row without the target
-switch to LOST.
+box is the tracker's box cut to the image. On an image without the target the grounder (if any)
+is asked: its acceptable candidate within the jump limit of the prediction (the LOST rules for a
+near candidate) continues the track; a farther one never does. ``lost_patience`` frames in a row
+without the target switch to LOST.
 
 Re-acquisition (LOST). No box is reported. The tracker searches locally around the predicted
 position with a region growing by ``search_growth`` per frame; on the first LOST frame and every
@@ -31,25 +33,33 @@ prediction, wins. With a grounder and ``recover_needs_grounder`` a local candida
 ``max_jump`` from the predicted position counts only where a grounded candidate agrees (the
 sentence, not the template, tells look-alikes apart).
 ``recover_patience`` consecutive accepted candidates at the same place (overlapping by
-``recover_iou``, or within the distance the target may move between them: a fast target leaves no
-overlap) bring back TRACKING from the last one, moving as the candidates moved. The template is
+``recover_iou``, or within the distance the target may move from where the previous candidates
+were heading: a fast target leaves no overlap) bring back TRACKING from the last one, moving as
+the candidates moved. The template is
 never replaced.
 
 Grounding (GROUNDING): the grounder's best candidate scoring ``ground_threshold`` or more, and
 ``ground_margin`` more than any other place in the image (a look-alike scoring nearly as well
 makes the sentence ambiguous), on ``ground_confirm`` consecutive images at overlapping places
 starts tracking there. The same two rules hold for grounded candidates while LOST.
+
+Verification (``verify_threshold`` > 0 and a grounder that can verify, :class:`~..grounding.base.Verifier`):
+the grounder's probability that a box shows the sentence's object must reach ``verify_threshold``
+for the box to count as the target: LOST's local and grounded candidates and GROUNDING's start
+candidate on each image; in TRACKING its running average over every ``verify_every``-th image
+(``verify_smoothing``: the weight of each), so that one crop of a box slightly off does not end a track while a switch to a
+look-alike does within a few images. A language-free track is not verified.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..grounding.base import Grounder
+from ..grounding.base import Grounder, Verifier
 from ..tracker import InputError, Tracker
 from ..ops.boxes import box_inside_image
 from ..ops.iou import box_iou_xywh
@@ -71,6 +81,16 @@ class _Candidate:
     similarity: float | None
     source: str  # "local_search" | "grounder"
     frame: int = -1  # the image it was found on
+    velocity: np.ndarray | None = None  # (2,) px per image from the candidate of the image before, if any
+
+
+def _ahead(cand: _Candidate, frame: int) -> np.ndarray:
+    """Where ``cand`` is expected on image ``frame``: moved on at its velocity when known."""
+    if cand.velocity is None or frame <= cand.frame:
+        return cand.box_xywh
+    box = cand.box_xywh.copy()
+    box[:2] += cand.velocity * (frame - cand.frame)
+    return box
 
 
 class TargetLifecycle:
@@ -159,6 +179,7 @@ class TargetLifecycle:
         self._lost_frames = 0
         self._recover: _Candidate | None = None
         self._recover_count = 0
+        self._match_avg = 1.0  # running average of the verifier's match over the TRACKING images
         self._frame = -1
 
     def _sentence_only(self, sentence: str) -> None:
@@ -222,6 +243,18 @@ class TargetLifecycle:
             return
         self._recent_hist = hist if self._recent_hist is None else (1.0 - weight) * self._recent_hist + weight * hist
 
+    def _match(self, image_rgb: np.ndarray, box: np.ndarray) -> float | None:
+        """The grounder's probability that ``box`` shows the sentence's object; None when not checked
+        (``verify_threshold`` 0, no sentence, or a grounder that cannot verify)."""
+        grounder = self.grounder
+        if (self.config.verify_threshold <= 0 or not self._sentence.strip() or not isinstance(grounder, Verifier)
+                or not grounder.can_verify):
+            return None
+        return float(grounder.verify(image_rgb, [box], self._sentence)[0])
+
+    def _verified(self, match: float | None) -> bool:
+        return match is None or match >= self.config.verify_threshold
+
     def _looks_right(self, similarity: float | None) -> bool:
         return similarity is None or similarity >= self.config.appearance_threshold
 
@@ -245,6 +278,14 @@ class TargetLifecycle:
         jump = motion.distance(res.box_xywh)
         present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
                    and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
+        # the verifier sees the box at the target's recent size: a tracker box grown for an image would
+        # bring neighbours into its crop
+        checked = present and self._frame % cfg.verify_every == 0
+        match = self._match(image_rgb, self._at_recent_size(box)) if checked else None
+        if match is not None:  # one doubtful crop (a box a little off) does not end a track; a switch does
+            weight = cfg.verify_smoothing
+            self._match_avg = (1.0 - weight) * self._match_avg + weight * match
+        present = present and self._match_avg >= cfg.verify_threshold  # stays 1 while nothing is verified
         if present:
             assert box is not None
             motion.observe(box)
@@ -252,6 +293,13 @@ class TargetLifecycle:
             self._last_box, self._misses = box.copy(), 0
             return self._result(TargetState.TRACKING, box, res.confidence, (img_h, img_w), source="tracker",
                                 similarity=similarity, timings=res.timings_ms)
+        fix = self._grounded_near_prediction(image_rgb)
+        if fix is not None:  # the tracker's peak is not the target, the sentence's object is where it should be
+            self.tracker.relocate(fix.box_xywh)
+            motion.observe(fix.box_xywh)
+            self._last_box, self._misses = fix.box_xywh.copy(), 0
+            return self._result(TargetState.TRACKING, fix.box_xywh, fix.score, (img_h, img_w), source="grounder",
+                                similarity=fix.similarity, timings=res.timings_ms)
         motion.miss()
         # Do not follow a peak that is not the target: search where the target should be.
         search = self._search_box(img_h, img_w)
@@ -262,14 +310,22 @@ class TargetLifecycle:
             return self._result(TargetState.TRACKING, shown if shown is not None else self._last_box,
                                 res.confidence, (img_h, img_w), source="tracker", similarity=similarity,
                                 timings=res.timings_ms)
-        log.info("target LOST at image %d (confidence %.2f, similarity %s, %.1f target sizes from the prediction, "
-                 "scale x%.2f)", self._frame, res.confidence, None if similarity is None else round(similarity, 2),
+        log.info("target LOST at image %d (confidence %.2f, similarity %s, match %s, %.1f target sizes from the "
+                 "prediction, scale x%.2f)", self._frame, res.confidence,
+                 None if similarity is None else round(similarity, 2), None if match is None else round(match, 2),
                  jump, motion.scale_ratio(res.box_xywh))
         self._state = TargetState.LOST
         self._lost_frames = 0
         self._recover, self._recover_count = None, 0
         return self._result(TargetState.LOST, None, res.confidence, (img_h, img_w), similarity=similarity,
                             timings=res.timings_ms)
+
+    def _at_recent_size(self, box: np.ndarray) -> np.ndarray:
+        """``box`` with its centre and aspect, at the target's recent (smoothed) size."""
+        assert self._motion is not None
+        side, aspect = self._motion.size, math.sqrt(max(box[2], 1e-6) / max(box[3], 1e-6))
+        w, h = side * aspect, side / aspect
+        return np.array([box[0] + box[2] / 2.0 - w / 2.0, box[1] + box[3] / 2.0 - h / 2.0, w, h])
 
     def _search_box(self, img_h: int, img_w: int) -> np.ndarray:
         """The predicted box at the recent target size, its centre kept inside the image."""
@@ -290,8 +346,8 @@ class TargetLifecycle:
         motion.miss()
         base = self.tracker.config.search_factor
         pending = self._recover
-        if pending is not None:  # confirm the candidate of the last frame where it is
-            anchor, factor, radius = pending.box_xywh, base, self._jump_limit()
+        if pending is not None:  # confirm the candidate of the last frame where it is (or has moved on to)
+            anchor, factor, radius = _ahead(pending, self._frame), base, self._jump_limit()
         else:  # search around the prediction in a region that grows while the target stays away
             anchor = self._search_box(img_h, img_w)
             factor = min(base * cfg.search_growth ** self._lost_frames, max(cfg.max_search_factor, base))
@@ -302,7 +358,8 @@ class TargetLifecycle:
         local_cand = None
         if local is not None and motion.distance(local, anchor) <= radius:
             cand = _Candidate(local, res.confidence, self._similarity(image_rgb, local), "local_search", self._frame)
-            local_cand = cand if self._accepts(cand, cfg.recover_threshold) else None
+            local_cand = (cand if self._accepts(cand, cfg.recover_threshold)
+                          and self._verified(self._match(image_rgb, local)) else None)
         grounded: list[_Candidate] = []
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
             grounded = self._grounded(image_rgb, anchor, radius)
@@ -321,7 +378,7 @@ class TargetLifecycle:
         self.tracker.relocate(best.box_xywh)
         motion.restart(best.box_xywh, self._recover_velocity(best, pending) if count > votes else None)
         self._state, self._misses, self._last_box = TargetState.TRACKING, 0, best.box_xywh.copy()
-        self._recover, self._recover_count = None, 0
+        self._recover, self._recover_count, self._match_avg = None, 0, 1.0
         return self._result(TargetState.TRACKING, best.box_xywh, best.score, (img_h, img_w), source=best.source,
                             similarity=best.similarity, timings=res.timings_ms)
 
@@ -334,12 +391,13 @@ class TargetLifecycle:
 
     def _same_place(self, best: _Candidate, last: _Candidate) -> bool:
         """Is ``best`` the object ``last`` was: overlapping it, or (LOST) within the distance the target
-        may move since then (a fast target leaves no overlap between consecutive images)."""
+        may move since then from where ``last`` was heading (a fast target leaves no overlap between
+        consecutive images; three candidates moving on steadily are one object)."""
         if box_iou_xywh(best.box_xywh, last.box_xywh) >= self.config.recover_iou:
             return True
         if self._state is not TargetState.LOST or self._motion is None:
             return False
-        return self._motion.distance(best.box_xywh, last.box_xywh) <= self._jump_limit()
+        return self._motion.distance(best.box_xywh, _ahead(last, best.frame)) <= self._jump_limit()
 
     def _accepts(self, cand: _Candidate, threshold: float) -> bool:
         return cand.score >= threshold and self._looks_right(cand.similarity) and self._size_ok(cand.box_xywh)
@@ -375,6 +433,17 @@ class TargetLifecycle:
 
         return max(grounded, key=rank), 1
 
+    def _grounded_near_prediction(self, image_rgb: np.ndarray) -> _Candidate | None:
+        """On a TRACKING image without the target: the best acceptable grounded candidate within the
+        jump limit of the prediction (never a far one: that goes through LOST), else None."""
+        if self.grounder is None or not self._sentence.strip():
+            return None
+        assert self._motion is not None
+        anchor, radius = self._motion.predict(), self._jump_limit()
+        near = [c for c in self._grounded(image_rgb, anchor, radius)
+                if self._motion.distance(c.box_xywh, anchor) <= radius]
+        return max(near, key=lambda c: c.score) if near else None
+
     def _unambiguous(self, found: list) -> list:
         """The grounder's candidates that beat every non-overlapping other one by ``ground_margin``
         (a look-alike scoring nearly as well makes the sentence's object ambiguous: none is taken)."""
@@ -398,7 +467,8 @@ class TargetLifecycle:
         for box, score in self._placed(self.grounder.ground(image_rgb, self._sentence), img_h, img_w):
             cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
             near = self._motion.distance(box, anchor) <= radius
-            if self._accepts(cand, self.config.recover_threshold if near else far_need):
+            if (self._accepts(cand, self.config.recover_threshold if near else far_need)
+                    and self._verified(self._match(image_rgb, box))):
                 out.append(cand)
         return out
 
@@ -419,7 +489,7 @@ class TargetLifecycle:
         found = self.grounder.ground(image_rgb, self._sentence)
         timings = {"ground": (time.perf_counter() - t0) * 1e3}
         best = next((_Candidate(box, score, None, "grounder") for box, score in self._placed(found, img_h, img_w)
-                     if score >= cfg.ground_threshold), None)
+                     if score >= cfg.ground_threshold and self._verified(self._match(image_rgb, box))), None)
         if best is None:
             self._tally(None, 0)
             top = float(found[0].score) if found else 0.0
@@ -438,6 +508,8 @@ class TargetLifecycle:
         elif last is not None and self._same_place(best, last):
             self._recover, self._recover_count = best, self._recover_count + votes
         else:
+            if last is not None and 0 <= last.frame == best.frame - 1:  # where it came from, if it moved
+                best = replace(best, velocity=box_centre(best.box_xywh) - box_centre(last.box_xywh))  # px/image
             self._recover, self._recover_count = best, votes
         return self._recover_count
 

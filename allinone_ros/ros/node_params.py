@@ -29,6 +29,17 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
               "Weight of each confident TRACKING image in the recent appearance, a running average that follows "
               "light and background changes (0 = compare with the first template only).",
               "live", range=(0.0, 1.0)),
+    ParamSpec("verify_threshold", _LC.verify_threshold,
+              "With a grounder that verifies boxes (the built-in one) and a sentence, a tracked box or a local "
+              "re-search candidate must show the sentence's colour and shape with this probability (0 = off).",
+              "live", range=(0.0, 1.0)),
+    ParamSpec("verify_smoothing", _LC.verify_smoothing,
+              "Weight of each TRACKING image's verification in the running average that verify_threshold tests "
+              "there (1 = each image alone; one doubtful crop then ends the track).",
+              "live", range=(0.01, 1.0)),
+    ParamSpec("verify_every", _LC.verify_every,
+              "While TRACKING, verify every k-th image (the running average holds in between): CPU cost vs. how soon "
+              "a drift onto a look-alike is noticed.", "live", range=(1, 10000)),
     ParamSpec("max_jump", _LC.max_jump,
               "A box centre further than this many target sizes from the predicted centre is not the target "
               "(the search stays where the target should be).",
