@@ -140,7 +140,12 @@ def _log_absences(seq: Any, records: dict[int, Any]) -> None:
         back = next((k for k in range(t, len(seq)) if k in records
                      and records[k].state == TrackedTarget.STATE_TRACKING), None)
         delay = "never" if back is None else f"{back - t} frame(s) later"
-        log.info(f"[demo] hidden on frames {start}-{t - 1}; TRACKING again {delay}")
+        # a target coming out from under a tree is first a sliver: when is half of it in view?
+        half = next((k for k in range(t, len(seq)) if seq.visible_fraction[k] >= 0.5), None)
+        after_half = "" if half is None or back is None else (
+            f", {back - half} frame(s) after half of it is in view (frame {half})" if back >= half
+            else f", {half - back} frame(s) before half of it is in view (frame {half})")
+        log.info(f"[demo] hidden on frames {start}-{t - 1}; TRACKING again {delay}{after_half}")
 
 
 def _operator_start(op: DemoOperator, seq: Any, frame0: np.ndarray, sentence_only: bool) -> None:
