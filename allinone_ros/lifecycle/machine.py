@@ -84,6 +84,9 @@ class _Candidate:
     velocity: np.ndarray | None = None  # (2,) px per image from the candidate of the image before, if any
 
 
+_RECOVERED_MATCH = 0.9  # TRACKING verifies every image while its running match average is below this
+
+
 def _ahead(cand: _Candidate, frame: int) -> np.ndarray:
     """Where ``cand`` is expected on image ``frame``: moved on at its velocity when known."""
     if cand.velocity is None or frame <= cand.frame:
@@ -280,7 +283,8 @@ class TargetLifecycle:
                    and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
         # the verifier sees the box at the target's recent size: a tracker box grown for an image would
         # bring neighbours into its crop
-        checked = present and self._frame % cfg.verify_every == 0
+        # every verify_every-th image, and every image after a doubt until the average has recovered
+        checked = present and (self._frame % cfg.verify_every == 0 or self._match_avg < _RECOVERED_MATCH)
         match = self._match(image_rgb, self._at_recent_size(box)) if checked else None
         if match is not None:  # one doubtful crop (a box a little off) does not end a track; a switch does
             weight = cfg.verify_smoothing
