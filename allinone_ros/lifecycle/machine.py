@@ -281,9 +281,8 @@ class TargetLifecycle:
         jump = motion.distance(res.box_xywh)
         present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
                    and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
-        # the verifier sees the box at the target's recent size: a tracker box grown for an image would
-        # bring neighbours into its crop
-        # every verify_every-th image, and every image after a doubt until the average has recovered
+        # verified every verify_every-th image, and every image after a doubt until the average has
+        # recovered; at the target's recent size (a tracker box grown for one image brings neighbours in)
         checked = present and (self._frame % cfg.verify_every == 0 or self._match_avg < _RECOVERED_MATCH)
         match = self._match(image_rgb, self._at_recent_size(box)) if checked else None
         if match is not None:  # one doubtful crop (a box a little off) does not end a track; a switch does
@@ -334,13 +333,10 @@ class TargetLifecycle:
     def _search_box(self, img_h: int, img_w: int) -> np.ndarray:
         """The predicted box at the recent target size, its centre kept inside the image."""
         assert self._motion is not None
-        box = self._motion.predict(self._motion.frames_since)
-        side = self._motion.size
-        aspect = math.sqrt(max(box[2], 1e-6) / max(box[3], 1e-6))
-        w, h = side * aspect, side / aspect
+        box = self._at_recent_size(self._motion.predict(self._motion.frames_since))
         cx = min(max(box[0] + box[2] / 2.0, 0.0), float(img_w))
         cy = min(max(box[1] + box[3] / 2.0, 0.0), float(img_h))
-        return np.array([cx - w / 2.0, cy - h / 2.0, w, h])
+        return np.array([cx - box[2] / 2.0, cy - box[3] / 2.0, box[2], box[3]])
 
     def _step_lost(self, image_rgb: np.ndarray) -> TargetResult:
         cfg, motion = self.config, self._motion
@@ -443,9 +439,7 @@ class TargetLifecycle:
         if self.grounder is None or not self._sentence.strip():
             return None
         assert self._motion is not None
-        anchor, radius = self._motion.predict(), self._jump_limit()
-        near = [c for c in self._grounded(image_rgb, anchor, radius)
-                if self._motion.distance(c.box_xywh, anchor) <= radius]
+        near = self._grounded(image_rgb, self._motion.predict(), self._jump_limit(), far=False)
         return max(near, key=lambda c: c.score) if near else None
 
     def _unambiguous(self, found: list) -> list:
@@ -458,9 +452,11 @@ class TargetLifecycle:
                 out.append(c)
         return out
 
-    def _grounded(self, image_rgb: np.ndarray, anchor: np.ndarray, radius: float) -> list[_Candidate]:
+    def _grounded(self, image_rgb: np.ndarray, anchor: np.ndarray, radius: float,
+                  far: bool = True) -> list[_Candidate]:
         """The grounder's acceptable candidates; within ``radius`` target sizes of ``anchor`` (the region the
-        local search covers on this image) the re-acquisition score suffices, elsewhere the start score."""
+        local search covers on this image) the re-acquisition score suffices, elsewhere (only with ``far``)
+        the start score."""
         assert self.grounder is not None
         if not self._sentence.strip():  # a language-free track: nothing to ground
             return []
@@ -469,8 +465,10 @@ class TargetLifecycle:
         assert self._motion is not None
         out = []
         for box, score in self._placed(self.grounder.ground(image_rgb, self._sentence), img_h, img_w):
-            cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
             near = self._motion.distance(box, anchor) <= radius
+            if not (near or far):
+                continue
+            cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
             if (self._accepts(cand, self.config.recover_threshold if near else far_need)
                     and self._verified(self._match(image_rgb, box))):
                 out.append(cand)

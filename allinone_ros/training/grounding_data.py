@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -264,8 +264,14 @@ def _overlap(a_xywh: np.ndarray, b_xywh: np.ndarray) -> bool:
             and min(a_xywh[1] + a_xywh[3], b_xywh[1] + b_xywh[3]) > max(a_xywh[1], b_xywh[1]))
 
 
+class _Sampled(Protocol):
+    def sample(self, epoch: int, k: int) -> dict[str, Any]: ...
+
+
 class _EpochView(Dataset):
-    def __init__(self, dataset: FrameDataset, epoch: int, count: int) -> None:
+    """One epoch's ``count`` draws of a dataset sampled by (epoch, index): the grounder's frames, the verifier's crops."""
+
+    def __init__(self, dataset: _Sampled, epoch: int, count: int) -> None:
         self.dataset, self.epoch, self.count = dataset, epoch, count
 
     def __len__(self) -> int:

@@ -38,9 +38,10 @@ from ..grounding.verifier import VerifierConfig, VerifierNet, match_loss
 from .config import DataSource, RunConfig, _check_number, apply_overrides, check_sources
 from .distributed import DistInfo, resolve_device
 from .grounding import GroundingScheduleConfig
+from .grounding_data import _EpochView, _worker_init
 from .optim import build_scheduler
 from .verifier_data import (
-    CropDataset, EpochFrames, VerifierDataConfig, collate_crops, generator_vocabulary, sentence_pool,
+    CropDataset, VerifierDataConfig, collate_crops, generator_vocabulary, sentence_pool,
 )
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ class VerifierTrainer:
         self.rng = torch.Generator().manual_seed(exp.run.seed)
         self.epoch = 0
 
-    def _pick_sentences(self, colour: torch.Tensor, shape: torch.Tensor, obj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pick_sentences(self, colour: torch.Tensor, shape: torch.Tensor,
+                        obj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One pool sentence per crop and whether it names the crop (see the module docstring)."""
         n_col, n_shape = len(self.exp.model.colours), len(self.exp.model.shapes)
         n = colour.shape[0]
@@ -179,7 +181,7 @@ class VerifierTrainer:
         steps = exp.data.frames_per_epoch // exp.optim.frames_per_batch
         summary: dict[str, float] = {}
         while self.epoch < exp.schedule.epochs:
-            loader = DataLoader(EpochFrames(self.data, self.epoch, steps * exp.optim.frames_per_batch),
+            loader = DataLoader(_EpochView(self.data, self.epoch, steps * exp.optim.frames_per_batch),
                                 batch_size=exp.optim.frames_per_batch, shuffle=False, drop_last=True,
                                 num_workers=exp.data.num_workers, collate_fn=collate_crops,
                                 worker_init_fn=_worker_init if exp.data.num_workers else None)
@@ -221,7 +223,7 @@ class VerifierTrainer:
         count = 0
         # through worker processes like training: the main process never runs OpenCV, so forking
         # the next epoch's workers cannot inherit a busy OpenCV thread pool (a deadlock)
-        loader = DataLoader(EpochFrames(self.val, 0, self.exp.validation.frames), batch_size=32, shuffle=False,
+        loader = DataLoader(_EpochView(self.val, 0, self.exp.validation.frames), batch_size=32, shuffle=False,
                             num_workers=self.exp.data.num_workers, collate_fn=collate_crops,
                             worker_init_fn=_worker_init if self.exp.data.num_workers else None)
         for batch in loader:
@@ -243,11 +245,3 @@ class VerifierTrainer:
         meta["verifier"] = json.dumps({"experiment": to_dict(self.exp), "summary": summary,
                                        "detector": self.grounder_path.name})
         return save_grounder(self.out / FINAL_MODEL, self.detector, meta, verifier=self.net.eval())
-
-
-def _worker_init(_: int) -> None:
-    import cv2
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-

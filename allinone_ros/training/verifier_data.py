@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..data.augment import adjust_brightness
 from ..data.frames import read_frame
@@ -192,17 +191,6 @@ class CropDataset:
         w *= float(np.exp(rng.uniform(-1, 1) * self.data.scale_jitter))
         h *= float(np.exp(rng.uniform(-1, 1) * self.data.scale_jitter))
         return np.array([cx - w / 2, cy - h / 2, w, h])
-
-
-class EpochFrames(Dataset):
-    def __init__(self, dataset: CropDataset, epoch: int, count: int) -> None:
-        self.dataset, self.epoch, self.count = dataset, epoch, count
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, k: int) -> dict[str, Any]:
-        return self.dataset.sample(self.epoch, k)
 
 
 def collate_crops(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
