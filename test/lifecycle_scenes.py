@@ -99,3 +99,35 @@ class DoubtingGrounder(VerifyingColourGrounder):
 
     def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]:
         return [0.0 for _ in boxes_xywh]
+
+
+class HueGrounder(ColourGrounder):
+    """Finds and verifies the named colour by hue and saturation at any brightness (red in the shade is
+    still red): ground() as :class:`ColourGrounder` on that mask, verify() the share of the box in it."""
+
+    can_verify = True
+
+    def _mask(self, image_rgb: np.ndarray, sentence: str) -> np.ndarray:
+        hsv = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2HSV).astype(np.int32)
+        mask = np.zeros(image_rgb.shape[:2], dtype=bool)
+        for word, rgb in self.COLOURS.items():
+            if word in sentence.lower():
+                hue = int(cv2.cvtColor(np.array([[rgb]], dtype=np.uint8), cv2.COLOR_RGB2HSV)[0, 0, 0])
+                dist = np.abs(hsv[..., 0] - hue)
+                mask |= (np.minimum(dist, 180 - dist) < 10) & (hsv[..., 1] > 128) & (hsv[..., 2] > 40)
+        return mask
+
+    def ground(self, image_rgb: np.ndarray, sentence: str) -> list[Candidate]:
+        self.calls += 1
+        count, _, stats, _ = cv2.connectedComponentsWithStats(self._mask(image_rgb, sentence).astype(np.uint8))
+        out = [Candidate(np.array([x, y, w, h], dtype=np.float64), 0.9 * area / (w * h), "hue")
+               for x, y, w, h, area in stats[1:count] if area >= 60]
+        return sorted(out, key=lambda c: -c.score)
+
+    def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]:
+        mask = self._mask(image_rgb, sentence)
+        out = []
+        for x, y, w, h in (np.round(b).astype(int) for b in boxes_xywh):
+            patch = mask[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)]
+            out.append(float(patch.mean()) if patch.size else 0.0)
+        return out

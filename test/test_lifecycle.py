@@ -372,3 +372,31 @@ class _VerifyOnly:
     def verify(self, image_rgb, boxes_xywh, sentence):
         return self._inner.verify(image_rgb, boxes_xywh, sentence)
 
+
+
+def test_the_verifier_overrules_colours_changed_by_the_light(tracker) -> None:
+    from lifecycle_scenes import HueGrounder
+
+    # The red square drives into the shade on image 15: darker red, unlike the template's colours
+    # (appearance similarity about 0), still red by hue, which the verifier checks.
+    lit, truth = scene(30)
+    shaded, _ = scene(30, colour=(120, 16, 16))
+    frames = lit[:15] + shaded[15:]
+    run = run_frames(TargetLifecycle(tracker, HueGrounder()), frames, "the red square", truth[0])
+    assert min(r.similarity for r in run.results[15:18]) < LifecycleConfig().appearance_threshold
+    assert all(r.state == TargetState.TRACKING for r in run.results)
+    assert all(box_iou_xywh(r.box_xywh, t) > 0.5 for r, t in zip(run.results, truth))
+    # the override off: the colours alone decide, and the same images end the track
+    off = LifecycleConfig(appearance_override=1.0)
+    run = run_frames(TargetLifecycle(tracker, HueGrounder(), off), frames, "the red square", truth[0])
+    assert run.results[15 + off.lost_patience - 1].state == TargetState.LOST
+    # a target found again in the shade after an absence: its colours are unlike the template's, the
+    # verifier (and the sentence) say it is the red square
+    lit, truth = scene(N, hidden=range(GONE, BACK))
+    shaded, _ = scene(N, hidden=range(GONE, BACK), colour=(120, 16, 16))
+    frames = lit[:GONE] + shaded[GONE:]
+    back = run_frames(TargetLifecycle(tracker, HueGrounder()), frames, "the red square", truth[0])
+    found = next(t for t in range(BACK, N) if back.results[t].state == TargetState.TRACKING)
+    assert found <= BACK + 1 and box_iou_xywh(back.results[found].box_xywh, truth[found]) > 0.5
+    never = run_frames(TargetLifecycle(tracker, HueGrounder(), off), frames, "the red square", truth[0])
+    assert all(r.box_xywh is None for r in never.results[BACK:])

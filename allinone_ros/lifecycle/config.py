@@ -21,6 +21,9 @@ class LifecycleConfig:
     verify_threshold: float = 0.2
     verify_smoothing: float = 0.5  # weight of each TRACKING image's match in the running average tested there
     verify_every: int = 2  # in TRACKING verify every k-th image (the average holds in between; CPU cost)
+    # a box failing only the appearance check still counts when the verifier finds the sentence's colour
+    # and shape in it with this probability (the light or the ground around the target changed); 1 disables
+    appearance_override: float = 0.5
     max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target ...
     jump_per_speed: float = 1.0  # ... plus this many times the target's speed (target sizes per frame)
     lost_patience: int = 3  # frames in a row without the target -> LOST (the ones before report the prediction)
@@ -41,7 +44,7 @@ class LifecycleConfig:
 
     def __post_init__(self) -> None:
         for name in ("lost_threshold", "appearance_threshold", "appearance_adapt", "verify_threshold",
-                     "verify_smoothing", "recover_threshold", "recover_iou",
+                     "verify_smoothing", "appearance_override", "recover_threshold", "recover_iou",
                      "ground_threshold", "ground_margin", "velocity_smoothing", "size_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)

@@ -48,7 +48,10 @@ the grounder's probability that a box shows the sentence's object must reach ``v
 for the box to count as the target: LOST's local and grounded candidates and GROUNDING's start
 candidate on each image; in TRACKING its running average over every ``verify_every``-th image
 (``verify_smoothing``: the weight of each), so that one crop of a box slightly off does not end a track while a switch to a
-look-alike does within a few images. A language-free track is not verified.
+look-alike does within a few images. A language-free track is not verified. The verifier also
+speaks for the colours: a box (tracked, or a LOST candidate) that fails only the appearance check
+counts when its match reaches ``appearance_override`` (the ground around the target or the light
+changed, the sentence's colour and shape are there).
 """
 from __future__ import annotations
 
@@ -261,6 +264,11 @@ class TargetLifecycle:
     def _looks_right(self, similarity: float | None) -> bool:
         return similarity is None or similarity >= self.config.appearance_threshold
 
+    def _overrules(self, match: float | None) -> bool:
+        """Does the verifier find the sentence's object so surely that colours unlike the target's do not count?"""
+        override = self.config.appearance_override
+        return match is not None and override < 1.0 and match >= override  # 1: never
+
     def _jump_limit(self) -> float:
         """How far (target sizes) from the prediction the target may be: more when it moves fast."""
         assert self._motion is not None
@@ -279,16 +287,19 @@ class TargetLifecycle:
         box = box_inside_image(res.box_xywh, img_h, img_w)
         similarity, hist = self._appearance(image_rgb, box) if box is not None else (None, None)
         jump = motion.distance(res.box_xywh)
-        present = (box is not None and res.confidence >= cfg.lost_threshold and self._looks_right(similarity)
-                   and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
-        # verified every verify_every-th image, and every image after a doubt until the average has
-        # recovered; at the target's recent size (a tracker box grown for one image brings neighbours in)
-        checked = present and (self._frame % cfg.verify_every == 0 or self._match_avg < _RECOVERED_MATCH)
+        placed = (box is not None and res.confidence >= cfg.lost_threshold
+                  and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
+        looks = self._looks_right(similarity)
+        # verified every verify_every-th image, every image after a doubt until the average has recovered,
+        # and every image whose colours alone say no (the verifier may overrule them); at the target's
+        # recent size (a tracker box grown for one image brings neighbours in)
+        checked = placed and (not looks or self._frame % cfg.verify_every == 0 or self._match_avg < _RECOVERED_MATCH)
         match = self._match(image_rgb, self._at_recent_size(box)) if checked else None
         if match is not None:  # one doubtful crop (a box a little off) does not end a track; a switch does
             weight = cfg.verify_smoothing
             self._match_avg = (1.0 - weight) * self._match_avg + weight * match
-        present = present and self._match_avg >= cfg.verify_threshold  # stays 1 while nothing is verified
+        # the running match stays 1 while nothing is verified
+        present = placed and (looks or self._overrules(match)) and self._match_avg >= cfg.verify_threshold
         if present:
             assert box is not None
             motion.observe(box)
@@ -358,8 +369,7 @@ class TargetLifecycle:
         local_cand = None
         if local is not None and motion.distance(local, anchor) <= radius:
             cand = _Candidate(local, res.confidence, self._similarity(image_rgb, local), "local_search", self._frame)
-            local_cand = (cand if self._accepts(cand, cfg.recover_threshold)
-                          and self._verified(self._match(image_rgb, local)) else None)
+            local_cand = cand if self._accepts(image_rgb, cand, cfg.recover_threshold) else None
         grounded: list[_Candidate] = []
         if self.grounder is not None and (self._lost_frames - 1) % cfg.reground_every == 0:
             grounded = self._grounded(image_rgb, anchor, radius)
@@ -399,8 +409,12 @@ class TargetLifecycle:
             return False
         return self._motion.distance(best.box_xywh, _ahead(last, best.frame)) <= self._jump_limit()
 
-    def _accepts(self, cand: _Candidate, threshold: float) -> bool:
-        return cand.score >= threshold and self._looks_right(cand.similarity) and self._size_ok(cand.box_xywh)
+    def _accepts(self, image_rgb: np.ndarray, cand: _Candidate, threshold: float) -> bool:
+        """Score, size, the verifier, and the colours (which the verifier may overrule)."""
+        if cand.score < threshold or not self._size_ok(cand.box_xywh):
+            return False
+        match = self._match(image_rgb, cand.box_xywh)
+        return self._verified(match) and (self._looks_right(cand.similarity) or self._overrules(match))
 
     def _pick(self, local: _Candidate | None, grounded: list[_Candidate],
               pending: _Candidate | None) -> tuple[_Candidate | None, int]:
@@ -469,8 +483,7 @@ class TargetLifecycle:
             if not (near or far):
                 continue
             cand = _Candidate(box, score, self._similarity(image_rgb, box), "grounder", self._frame)
-            if (self._accepts(cand, self.config.recover_threshold if near else far_need)
-                    and self._verified(self._match(image_rgb, box))):
+            if self._accepts(image_rgb, cand, self.config.recover_threshold if near else far_need):
                 out.append(cand)
         return out
 

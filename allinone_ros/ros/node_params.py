@@ -40,6 +40,10 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("verify_every", _LC.verify_every,
               "While TRACKING, verify every k-th image (the running average holds in between): CPU cost vs. how soon "
               "a drift onto a look-alike is noticed.", "live", range=(1, 10000)),
+    ParamSpec("appearance_override", _LC.appearance_override,
+              "A box failing only the appearance check still counts as the target when the verifier finds the "
+              "sentence's colour and shape in it with this probability (light or ground changed; 1 = never).",
+              "live", range=(0.0, 1.0)),
     ParamSpec("max_jump", _LC.max_jump,
               "A box centre further than this many target sizes from the predicted centre is not the target "
               "(the search stays where the target should be).",
