@@ -131,3 +131,17 @@ class HueGrounder(ColourGrounder):
             patch = mask[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)]
             out.append(float(patch.mean()) if patch.size else 0.0)
         return out
+
+
+class DoubtOnGrounder(HueGrounder):
+    """:class:`HueGrounder` whose verifier says 0 on the images given (by identity): a look-alike the
+    tracker's template prefers, without having to draw one the small tracker reliably jumps to."""
+
+    def __init__(self, doubted: list[np.ndarray]) -> None:
+        super().__init__()
+        self.doubted = doubted
+
+    def verify(self, image_rgb: np.ndarray, boxes_xywh: list[np.ndarray], sentence: str) -> list[float]:
+        if any(image_rgb is d for d in self.doubted):
+            return [0.0 for _ in boxes_xywh]
+        return super().verify(image_rgb, boxes_xywh, sentence)

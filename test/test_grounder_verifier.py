@@ -149,6 +149,36 @@ def test_crop_samples_label_objects_and_non_objects(tmp_path: Path) -> None:
         assert text.startswith(f"the {colours[c]} {SHAPES[s_]}") or f" {colours[c]} {SHAPES[s_]}" in text
 
 
+def test_touching_objects_are_cut_out_unless_the_objects_drawn_over_them_hide_them(tmp_path: Path) -> None:
+    from allinone_ros.data.synthetic import ObjectTrack
+    from allinone_ros.training.verifier_data import _covered
+
+    # the generator draws the distractors in order and the target last (on top)
+    target = ObjectTrack("target", "car", "red", np.array([[10.0, 10.0, 20.0, 10.0]]))
+    under = ObjectTrack("same_shape", "car", "blue", np.array([[20.0, 10.0, 20.0, 10.0]]))  # half under the target
+    beside = ObjectTrack("mixed", "star", "green", np.array([[40.0, 10.0, 10.0, 10.0]]))  # touches only
+    objects = [target, under, beside]
+    assert _covered(objects, 0, 0) == 0.0  # nothing is drawn over the target
+    assert _covered(objects, 1, 0) == pytest.approx(0.5)
+    assert _covered(objects, 2, 0) == 0.0
+
+    # look-alikes next to the target and three distractors moving about: objects touch on some frames
+    root = tmp_path / "syn"
+    generate_dataset(root, SyntheticConfig(num_sequences=4, num_frames=12, seed=4242, frame_width=160,
+                                           frame_height=96, out_of_view_prob=0.0, occlusion_prob=0.0,
+                                           lookalike_kinds=("same_shape", "same_colour"),
+                                           num_distractors_range=(3, 3)))
+    model = VerifierConfig(colours=tuple(COLOURS_RGB), shapes=SHAPES, crop_size=16, channels=(4, 8))
+    source = (DataSource("synthetic", str(root)),)
+
+    def object_crops(**kw: object) -> int:
+        ds = CropDataset.from_config(VerifierDataConfig(sources=source, min_size=2.0, **kw), model, seed=3)
+        return int(sum((ds.sample(0, i)["labels"][:, 2] == 1).sum() for i in range(48)))
+
+    left_out, once, twice = object_crops(touching_crops=0), object_crops(touching_crops=1), object_crops(touching_crops=2)
+    assert left_out < once < twice
+
+
 def test_tiny_training_writes_a_grounder_with_both_stages(tmp_path: Path) -> None:
     root = _write_scenes(tmp_path / "syn")
     detector = save_grounder(tmp_path / "det.safetensors", tiny_net(3), {"origin": "test"})

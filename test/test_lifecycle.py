@@ -400,3 +400,66 @@ def test_the_verifier_overrules_colours_changed_by_the_light(tracker) -> None:
     assert found <= BACK + 1 and box_iou_xywh(back.results[found].box_xywh, truth[found]) > 0.5
     never = run_frames(TargetLifecycle(tracker, HueGrounder(), off), frames, "the red square", truth[0])
     assert all(r.box_xywh is None for r in never.results[BACK:])
+
+
+def test_after_the_grounder_put_the_track_back_each_image_is_verified_alone(tracker) -> None:
+    from lifecycle_scenes import DoubtOnGrounder
+
+    frames, truth = scene(N, hidden=range(GONE, BACK))
+    sentence = "the red square"
+    clean = run_frames(TargetLifecycle(tracker, DoubtOnGrounder([])), frames, sentence, truth[0])
+    found = next(t for t in range(BACK, N) if clean.results[t].state == TargetState.TRACKING)
+    patience = LifecycleConfig().lost_patience
+    doubted = frames[found + 1:found + 1 + patience]  # the verifier doubts the next lost_patience images
+    watched = run_frames(TargetLifecycle(tracker, DoubtOnGrounder(doubted)), frames, sentence, truth[0])
+    states = [r.state for r in watched.results]
+    # each doubted image is a miss of its own (the prediction is shown), the last one ends the track
+    assert states[found:found + patience] == [TargetState.TRACKING] * patience
+    assert states[found + patience] == TargetState.LOST
+    # without the watch the running average absorbs the doubts (1 -> 0.5 -> 0.25 still reaches 0.2)
+    relaxed = run_frames(TargetLifecycle(tracker, DoubtOnGrounder(doubted), LifecycleConfig(verify_watch=0)),
+                         frames, sentence, truth[0])
+    assert all(r.state == TargetState.TRACKING for r in relaxed.results[found:found + patience + 1])
+
+
+def test_a_verified_grounded_candidate_re_acquires_at_another_size(tracker) -> None:
+    from lifecycle_scenes import HueGrounder
+
+    # the drone came down while the target was hidden: it is back 1.8 times as large
+    before, truth = scene(N, hidden=range(GONE, BACK))
+    after, truth_after = scene(N, hidden=range(GONE, BACK), size=47)
+    frames, truth = before[:GONE] + after[GONE:], truth[:GONE] + truth_after[GONE:]
+    assert 47 / 26 > LifecycleConfig().max_scale_change
+    run = run_frames(TargetLifecycle(tracker, HueGrounder()), frames, "the red square", truth[0])
+    found = next(t for t in range(BACK, N) if run.results[t].state == TargetState.TRACKING)
+    assert found <= BACK + 1 and run.results[found].source == "grounder"
+    assert box_iou_xywh(run.results[found].box_xywh, truth[found]) > 0.7
+    # without the verifier's say the size rule keeps it LOST
+    off = run_frames(TargetLifecycle(tracker, HueGrounder(), LifecycleConfig(appearance_override=1.0)),
+                     frames, "the red square", truth[0])
+    assert all(r.box_xywh is None for r in off.results[BACK:])
+
+
+def test_a_box_that_leaves_the_predicted_path_is_verified_on_its_own(tracker) -> None:
+    from lifecycle_scenes import DoubtOnGrounder
+
+    # the target steps 0.6 of its size sideways on image 12 (what a jump onto a look-alike beside it
+    # looks like to the lifecycle), and the verifier doubts that image
+    frames, truth = scene(20)
+    step = 16
+    shifted, truth_shifted = scene(20, start=(60.0, 100.0 + step))
+    frames, truth = frames[:12] + shifted[12:], truth[:12] + truth_shifted[12:]
+    sentence = "the red square"
+    cfg = LifecycleConfig()
+    assert cfg.verify_jump < step / 26 < cfg.max_jump
+    # judged alone: the doubted image is a miss, the prediction (the old path) is reported
+    run = run_frames(TargetLifecycle(tracker, DoubtOnGrounder([frames[12]])), frames, sentence, truth[0])
+    assert run.results[12].state == TargetState.TRACKING
+    assert box_iou_xywh(run.results[12].box_xywh, truth[12]) < 0.5
+    assert box_iou_xywh(run.results[12].box_xywh, truth[11]) > 0.5
+    # a steady box is judged with the running average: one doubted image keeps the tracker's box
+    steady = run_frames(TargetLifecycle(tracker, DoubtOnGrounder([frames[12]]), LifecycleConfig(verify_jump=100.0)),
+                        frames, sentence, truth[0])
+    assert box_iou_xywh(steady.results[12].box_xywh, truth[12]) > 0.5
+    # either way the track goes on
+    assert all(r.state == TargetState.TRACKING for r in run.results + steady.results)

@@ -21,8 +21,12 @@ class LifecycleConfig:
     verify_threshold: float = 0.2
     verify_smoothing: float = 0.5  # weight of each TRACKING image's match in the running average tested there
     verify_every: int = 2  # in TRACKING verify every k-th image (the average holds in between; CPU cost)
+    verify_jump: float = 0.25  # a tracked box this far (target sizes) from the prediction is verified on its own
+    verify_watch: int = 5  # after the grounder put the track back (from LOST or near the prediction) verify
+    # each of this many TRACKING images alone (no average): the tracker's template may still prefer a look-alike
     # a box failing only the appearance check still counts when the verifier finds the sentence's colour
-    # and shape in it with this probability (the light or the ground around the target changed); 1 disables
+    # and shape in it with this probability (the light or the ground around the target changed), and so
+    # does a grounded candidate failing the size check (the grounder's box tells the size); 1 disables
     appearance_override: float = 0.5
     max_jump: float = 1.0  # box centre further than this from the predicted centre: not the target ...
     jump_per_speed: float = 1.0  # ... plus this many times the target's speed (target sizes per frame)
@@ -56,6 +60,11 @@ class LifecycleConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.verify_watch, int) or isinstance(self.verify_watch, bool) or self.verify_watch < 0:
+            raise ValueError(f"verify_watch must be an integer >= 0, got {self.verify_watch!r}")
+        if isinstance(self.verify_jump, bool) or not (isinstance(self.verify_jump, (int, float))
+                                                       and math.isfinite(self.verify_jump) and self.verify_jump >= 0):
+            raise ValueError(f"verify_jump must be a finite number >= 0, got {self.verify_jump!r}")
         for name, low in (("max_jump", 0.0), ("max_scale_change", 1.0), ("search_growth", 1.0),
                           ("max_search_factor", 0.0)):
             value = getattr(self, name)

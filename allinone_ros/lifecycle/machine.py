@@ -51,7 +51,13 @@ candidate on each image; in TRACKING its running average over every ``verify_eve
 look-alike does within a few images. A language-free track is not verified. The verifier also
 speaks for the colours: a box (tracked, or a LOST candidate) that fails only the appearance check
 counts when its match reaches ``appearance_override`` (the ground around the target or the light
-changed, the sentence's colour and shape are there).
+changed, the sentence's colour and shape are there), and so does a grounded candidate failing only
+the size check (a track that ended drifting over a look-alike beside the target leaves a recent
+size that is not the target's). After the grounder put the track back (LOST re-acquisition, or a
+correction near the prediction) each of the next ``verify_watch`` TRACKING images is verified on
+its own, without the average: the tracker's template may still prefer the look-alike it left. So
+is a tracked box further than ``verify_jump`` target sizes from the predicted position (the tracker
+jumping onto a look-alike beside the target).
 """
 from __future__ import annotations
 
@@ -186,6 +192,7 @@ class TargetLifecycle:
         self._recover: _Candidate | None = None
         self._recover_count = 0
         self._match_avg = 1.0  # running average of the verifier's match over the TRACKING images
+        self._watch = 0  # TRACKING images still to verify alone (after the grounder put the track back)
         self._frame = -1
 
     def _sentence_only(self, sentence: str) -> None:
@@ -293,10 +300,14 @@ class TargetLifecycle:
         # verified every verify_every-th image, every image after a doubt until the average has recovered,
         # and every image whose colours alone say no (the verifier may overrule them); at the target's
         # recent size (a tracker box grown for one image brings neighbours in)
-        checked = placed and (not looks or self._frame % cfg.verify_every == 0 or self._match_avg < _RECOVERED_MATCH)
+        # judged on its own: while watched, and where the box left the predicted path (a jump onto a look-alike)
+        alone = self._watch > 0 or jump > cfg.verify_jump
+        self._watch = max(self._watch - 1, 0)
+        checked = placed and (alone or not looks or self._frame % cfg.verify_every == 0
+                              or self._match_avg < _RECOVERED_MATCH)
         match = self._match(image_rgb, self._at_recent_size(box)) if checked else None
         if match is not None:  # one doubtful crop (a box a little off) does not end a track; a switch does
-            weight = cfg.verify_smoothing
+            weight = 1.0 if alone else cfg.verify_smoothing
             self._match_avg = (1.0 - weight) * self._match_avg + weight * match
         # the running match stays 1 while nothing is verified
         present = placed and (looks or self._overrules(match)) and self._match_avg >= cfg.verify_threshold
@@ -311,7 +322,7 @@ class TargetLifecycle:
         if fix is not None:  # the tracker's peak is not the target, the sentence's object is where it should be
             self.tracker.relocate(fix.box_xywh)
             motion.observe(fix.box_xywh)
-            self._last_box, self._misses = fix.box_xywh.copy(), 0
+            self._last_box, self._misses, self._watch = fix.box_xywh.copy(), 0, cfg.verify_watch
             return self._result(TargetState.TRACKING, fix.box_xywh, fix.score, (img_h, img_w), source="grounder",
                                 similarity=fix.similarity, timings=res.timings_ms)
         motion.miss()
@@ -389,6 +400,7 @@ class TargetLifecycle:
         motion.restart(best.box_xywh, self._recover_velocity(best, pending) if count > votes else None)
         self._state, self._misses, self._last_box = TargetState.TRACKING, 0, best.box_xywh.copy()
         self._recover, self._recover_count, self._match_avg = None, 0, 1.0
+        self._watch = cfg.verify_watch
         return self._result(TargetState.TRACKING, best.box_xywh, best.score, (img_h, img_w), source=best.source,
                             similarity=best.similarity, timings=res.timings_ms)
 
@@ -410,11 +422,15 @@ class TargetLifecycle:
         return self._motion.distance(best.box_xywh, _ahead(last, best.frame)) <= self._jump_limit()
 
     def _accepts(self, image_rgb: np.ndarray, cand: _Candidate, threshold: float) -> bool:
-        """Score, size, the verifier, and the colours (which the verifier may overrule)."""
-        if cand.score < threshold or not self._size_ok(cand.box_xywh):
+        """Score, size, the verifier, and the colours (which the verifier may overrule, and for the grounder's
+        box of the sentence's object also the size: a track that ended drifting over a look-alike beside the
+        target left a recent size that is not the target's)."""
+        size_ok = self._size_ok(cand.box_xywh)
+        if cand.score < threshold or not (size_ok or cand.source == "grounder"):
             return False
         match = self._match(image_rgb, cand.box_xywh)
-        return self._verified(match) and (self._looks_right(cand.similarity) or self._overrules(match))
+        return (self._verified(match) and (size_ok or self._overrules(match))
+                and (self._looks_right(cand.similarity) or self._overrules(match)))
 
     def _pick(self, local: _Candidate | None, grounded: list[_Candidate],
               pending: _Candidate | None) -> tuple[_Candidate | None, int]:

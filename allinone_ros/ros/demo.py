@@ -145,7 +145,9 @@ def _log_absences(seq: Any, records: dict[int, Any]) -> None:
         after_half = "" if half is None or back is None else (
             f", {back - half} frame(s) after half of it is in view (frame {half})" if back >= half
             else f", {half - back} frame(s) before half of it is in view (frame {half})")
-        log.info(f"[demo] hidden on frames {start}-{t - 1}; TRACKING again {delay}{after_half}")
+        other = [k for k in range(start, t) if k in records and records[k].state == TrackedTarget.STATE_TRACKING]
+        not_lost = f" (TRACKING on frame(s) {other})" if other else ""
+        log.info(f"[demo] hidden on frames {start}-{t - 1}{not_lost}; TRACKING again {delay}{after_half}")
 
 
 def _operator_start(op: DemoOperator, seq: Any, frame0: np.ndarray, sentence_only: bool) -> None:

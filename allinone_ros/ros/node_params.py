@@ -40,6 +40,14 @@ LIFECYCLE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("verify_every", _LC.verify_every,
               "While TRACKING, verify every k-th image (the running average holds in between): CPU cost vs. how soon "
               "a drift onto a look-alike is noticed.", "live", range=(1, 10000)),
+    ParamSpec("verify_jump", _LC.verify_jump,
+              "While TRACKING, a box further than this many target sizes from the predicted position is verified on "
+              "its own on that image (no running average): a jump onto a look-alike beside the target.",
+              "live", range=(0.0, 100.0)),
+    ParamSpec("verify_watch", _LC.verify_watch,
+              "After the grounder put the track back (re-acquired from LOST, or a correction near the prediction), "
+              "verify each of this many TRACKING images on its own (no running average; 0 = off).",
+              "live", range=(0, 10000)),
     ParamSpec("appearance_override", _LC.appearance_override,
               "A box failing only the appearance check still counts as the target when the verifier finds the "
               "sentence's colour and shape in it with this probability (light or ground changed; 1 = never).",

@@ -2,9 +2,13 @@
 
 Crops come from synthetic scenes (``meta.json`` beside the frames: every object's colour, shape and
 track). One sample is one frame: every object whose centre is in view is cut out around a jittered
-box (what a detector peak gives), with its colour and shape; a target hidden under a tree, boxes
-beside an object and boxes on the background are cut out as non-objects. Each sample is a pure
-function of ``(seed, epoch, index)``.
+box (what a detector peak or a tracker box gives), with its colour and shape; a target hidden
+under a tree, boxes beside an object and boxes on the background are cut out as non-objects.
+Objects touching others (a look-alike beside the target, the other object of a relation) are cut
+out ``touching_crops`` times with their own colour and shape, so that a neighbour in the crop does
+not hide the object in the middle, unless the objects drawn over them cover more than
+``max_covered`` of their box (then the crop shows mostly the other object, and is left out). Each
+sample is a pure function of ``(seed, epoch, index)``.
 
 Sentences come from the generator's own describer
 (:func:`~allinone_ros.data.synthetic.describe_object`): a pool per (colour, shape) with positions,
@@ -44,6 +48,8 @@ class VerifierDataConfig:
     beside_crops: int = 1  # ... and beside an object (its size, 0.8-1.6 sizes away)
     min_visible: float = 0.6  # a target at least this visible is an object crop; at most 0.05: a non-object
     min_size: float = 6.0  # objects smaller than this (pixels) are left out
+    touching_crops: int = 2  # crops of an object touching another one; 0 leaves touching objects out
+    max_covered: float = 0.3  # ... when objects drawn over it cover at most this share of its box
     brightness_jitter: float = 0.2
     hflip_prob: float = 0.5
     sentences_per_look: int = 40  # sentence pool: this many per (colour, shape)
@@ -53,11 +59,11 @@ class VerifierDataConfig:
         check_sources(self.sources)
         for name in ("frames_per_epoch", "sentences_per_look"):
             _check_number(self, name, low=1, integer=True)
-        for name in ("background_crops", "beside_crops", "num_workers"):
+        for name in ("background_crops", "beside_crops", "num_workers", "touching_crops"):
             _check_number(self, name, low=0, integer=True)
         for name in ("shift", "scale_jitter", "min_size"):
             _check_number(self, name, low=0.0)
-        for name in ("min_visible", "brightness_jitter", "hflip_prob"):
+        for name in ("min_visible", "max_covered", "brightness_jitter", "hflip_prob"):
             _check_number(self, name, low=0.0, high=1.0)
 
 
@@ -154,10 +160,12 @@ class CropDataset:
                 continue
             touching = any(j != i and in_view[j] and np.linalg.norm(centres[j] - centres[i]) < 0.7 * (sizes[i] + sizes[j])
                            for j in range(len(objects)))
-            if touching:
+            if touching and (d.touching_crops == 0 or _covered(objects, i, k) > d.max_covered):
                 continue
-            boxes.append(self._jitter(rng, obj.track_xywh[k]))
-            labels.append((self.model.colours.index(obj.colour), self.model.shapes.index(obj.shape), 1))
+            label = (self.model.colours.index(obj.colour), self.model.shapes.index(obj.shape), 1)
+            for _ in range(d.touching_crops if touching else 1):
+                boxes.append(self._jitter(rng, obj.track_xywh[k]))
+                labels.append(label)
             for _ in range(d.beside_crops):
                 angle = rng.uniform(-np.pi, np.pi)
                 centre = centres[i] + np.array([np.cos(angle), np.sin(angle)]) * rng.uniform(0.8, 1.6) * sizes[i]
@@ -191,6 +199,20 @@ class CropDataset:
         w *= float(np.exp(rng.uniform(-1, 1) * self.data.scale_jitter))
         h *= float(np.exp(rng.uniform(-1, 1) * self.data.scale_jitter))
         return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
+def _covered(objects: list[ObjectTrack], i: int, k: int) -> float:
+    """The share of object ``i``'s box on frame ``k`` under the boxes of the objects drawn after it
+    (the generator draws the distractors in order, then the target: ``objects`` is target first)."""
+    rank = len(objects) if i == 0 else i  # draw order
+    x, y, w, h = objects[i].track_xywh[k]
+    covered = 0.0
+    for j, other in enumerate(objects):
+        if j == i or (len(objects) if j == 0 else j) < rank:
+            continue
+        ox, oy, ow, oh = other.track_xywh[k]
+        covered += max(0.0, min(x + w, ox + ow) - max(x, ox)) * max(0.0, min(y + h, oy + oh) - max(y, oy))
+    return min(covered / max(w * h, 1e-6), 1.0)
 
 
 def collate_crops(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
