@@ -272,7 +272,8 @@ class TargetLifecycle:
         return similarity is None or similarity >= self.config.appearance_threshold
 
     def _overrules(self, match: float | None) -> bool:
-        """Does the verifier find the sentence's object so surely that colours unlike the target's do not count?"""
+        """Does the verifier find the sentence's object so surely that colours unlike the target's (and, for a
+        grounded candidate, another size) do not count?"""
         override = self.config.appearance_override
         return match is not None and override < 1.0 and match >= override  # 1: never
 
@@ -297,10 +298,10 @@ class TargetLifecycle:
         placed = (box is not None and res.confidence >= cfg.lost_threshold
                   and jump <= self._jump_limit() and self._size_ok(res.box_xywh))
         looks = self._looks_right(similarity)
-        # verified every verify_every-th image, every image after a doubt until the average has recovered,
-        # and every image whose colours alone say no (the verifier may overrule them); at the target's
-        # recent size (a tracker box grown for one image brings neighbours in)
-        # judged on its own: while watched, and where the box left the predicted path (a jump onto a look-alike)
+        # Verified every verify_every-th image, every image after a doubt until the average has recovered,
+        # every image whose colours alone say no (the verifier may overrule them), and every image judged
+        # on its own: while watched, and where the box left the predicted path (a jump onto a look-alike).
+        # The crop is at the target's recent size (a tracker box grown for one image brings neighbours in).
         alone = self._watch > 0 or jump > cfg.verify_jump
         self._watch = max(self._watch - 1, 0)
         checked = placed and (alone or not looks or self._frame % cfg.verify_every == 0
