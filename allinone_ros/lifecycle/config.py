@@ -56,25 +56,21 @@ class LifecycleConfig:
                 raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
         if self.verify_smoothing == 0:
             raise ValueError("verify_smoothing must be > 0 (the weight of each image's match), got 0")
-        for name in ("lost_patience", "recover_patience", "reground_every", "ground_confirm", "verify_every"):
+        for name, low in (("lost_patience", 1), ("recover_patience", 1), ("reground_every", 1), ("ground_confirm", 1),
+                          ("verify_every", 1), ("verify_watch", 0)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.verify_watch, int) or isinstance(self.verify_watch, bool) or self.verify_watch < 0:
-            raise ValueError(f"verify_watch must be an integer >= 0, got {self.verify_watch!r}")
-        if isinstance(self.verify_jump, bool) or not (isinstance(self.verify_jump, (int, float))
-                                                       and math.isfinite(self.verify_jump) and self.verify_jump >= 0):
-            raise ValueError(f"verify_jump must be a finite number >= 0, got {self.verify_jump!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         for name, low in (("max_jump", 0.0), ("max_scale_change", 1.0), ("search_growth", 1.0),
                           ("max_search_factor", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
                                                and value >= low) or (low == 0.0 and value == 0.0):
                 raise ValueError(f"{name} must be a finite number {'>' if low == 0.0 else '>='} {low}, got {value!r}")
-        if isinstance(self.jump_per_speed, bool) or not (isinstance(self.jump_per_speed, (int, float))
-                                                          and math.isfinite(self.jump_per_speed)
-                                                          and self.jump_per_speed >= 0):
-            raise ValueError(f"jump_per_speed must be a finite number >= 0, got {self.jump_per_speed!r}")
+        for name in ("jump_per_speed", "verify_jump"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         bins = self.histogram_bins
         if len(bins) != 3 or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bins):
             raise ValueError(f"histogram_bins must be three integers >= 1 (hue, saturation, value), got {bins!r}")

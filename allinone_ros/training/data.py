@@ -9,10 +9,12 @@ without shuffling: the draws are already random).
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -48,6 +50,21 @@ def read_source(src: DataSource) -> list[Sequence]:
         return [read_sequence_dir(d) for d in dirs]
     kind = detect_dataset_kind(root) if src.kind == "auto" else src.kind
     return open_dataset(kind, root, split)
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def read_scene_meta(seq: Sequence, parse: Callable[[dict[str, Any]], _Parsed]) -> _Parsed:
+    """``parse`` of the ``meta.json`` that ``allinone-make-synthetic`` writes beside a synthetic sequence's
+    ``img/``; a missing or malformed file, or one ``parse`` cannot read (a missing key, a wrong type),
+    is a :class:`DatasetLayoutError` naming the file."""
+    path = Path(seq.frame_paths[0]).parent.parent / "meta.json"
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetLayoutError(f"{path}: not a readable synthetic scene description ({exc}); synthetic sources "
+                                 "need the meta.json that allinone-make-synthetic writes") from exc
 
 
 @dataclass

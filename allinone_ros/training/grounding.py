@@ -29,9 +29,10 @@ from ..data.synthetic import SHAPES
 from ..grounding.builtin import save_grounder
 from ..grounding.net import GrounderOutput, TextGrounderConfig, TextGrounderNet, TokenEncoder
 from .config import RunConfig, _check_number, apply_overrides
+from .data import _worker_init
 from .distributed import DistInfo, resolve_device
 from .grounding_data import (  # noqa: F401  (FrameDataset, GroundingDataConfig: re-exported)
-    COLOUR_NAMES, FrameDataset, GroundingDataConfig, _collate, _EpochView, _worker_init,
+    COLOUR_NAMES, FrameDataset, GroundingDataConfig, _collate, _EpochView,
 )
 from .losses import box_cxcywh_to_xyxy, focal_loss, gaussian_radius, giou_loss
 from .optim import build_scheduler, restore_scheduler

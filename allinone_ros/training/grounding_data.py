@@ -6,13 +6,11 @@ function of ``(seed, epoch, index)``.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -27,7 +25,7 @@ from ..grounding.builtin import letterbox
 from ..grounding.net import TextGrounderConfig
 from ..ops.normalize import image_to_tensor
 from .config import DataSource, _check_number, check_sources
-from .data import read_source
+from .data import read_scene_meta, read_source
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +121,10 @@ class FrameDataset:
 
     def objects(self, seq: Sequence) -> list[ObjectTrack]:
         """The scene's objects (target first) from the ``meta.json`` of a synthetic sequence."""
-        seq_dir = Path(seq.frame_paths[0]).parent.parent
-        key = str(seq_dir)
+        key = str(Path(seq.frame_paths[0]).parent.parent)
         if key not in self._objects:
-            path = seq_dir / "meta.json"
-            try:
-                meta = json.loads(path.read_text(encoding="utf-8"))
-                self._objects[key] = scene_objects(meta)
-                self._names_absent[key] = bool(meta.get("absent_sentence", False))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise DatasetLayoutError(f"{path}: not a readable synthetic scene description ({exc}); "
-                                         "synthetic sources need the meta.json that allinone-make-synthetic "
-                                         "writes") from exc
+            self._objects[key], self._names_absent[key] = read_scene_meta(
+                seq, lambda meta: (scene_objects(meta), bool(meta.get("absent_sentence", False))))
         return self._objects[key]
 
     def sample(self, epoch: int, index: int) -> dict[str, Any]:
@@ -294,7 +284,3 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         batch["objects"] = objects
     return batch
 
-
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)

@@ -38,7 +38,8 @@ from ..grounding.verifier import VerifierConfig, VerifierNet, match_loss
 from .config import DataSource, RunConfig, _check_number, apply_overrides, check_sources
 from .distributed import DistInfo, resolve_device
 from .grounding import GroundingScheduleConfig
-from .grounding_data import _EpochView, _worker_init
+from .data import _worker_init
+from .grounding_data import _EpochView
 from .optim import build_scheduler
 from .verifier_data import (
     CropDataset, VerifierDataConfig, collate_crops, generator_vocabulary, sentence_pool,

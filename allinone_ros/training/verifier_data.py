@@ -17,7 +17,6 @@ descriptions.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from ..data.synthetic import COLOURS_RGB, SHAPES, ObjectTrack, describe_object, 
 from ..grounding.verifier import VerifierConfig, crop_box
 from ..ops.normalize import image_to_tensor
 from .config import DataSource, _check_number, check_sources
-from .data import read_source
+from .data import read_scene_meta, read_source
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +113,15 @@ class CropDataset:
 
     def scene(self, seq: Sequence) -> tuple[list[ObjectTrack], np.ndarray]:
         """The scene's objects (target first) and the target's visible fraction per frame."""
-        seq_dir = Path(seq.frame_paths[0]).parent.parent
-        key = str(seq_dir)
+        key = str(Path(seq.frame_paths[0]).parent.parent)
         if key not in self._scenes:
-            path = seq_dir / "meta.json"
-            try:
-                meta = json.loads(path.read_text(encoding="utf-8"))
-                objects = scene_objects(meta)
-                visible = np.asarray(meta["target_visible_fraction"], dtype=np.float64)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise DatasetLayoutError(f"{path}: not a readable synthetic scene description ({exc})") from exc
+            objects, visible = read_scene_meta(seq, lambda meta: (
+                scene_objects(meta), np.asarray(meta["target_visible_fraction"], dtype=np.float64)))
             unknown = sorted({o.colour for o in objects} - set(self.model.colours)
                              | {o.shape for o in objects} - set(self.model.shapes))
             if unknown:
-                raise DatasetLayoutError(f"{path}: the scene has words the verifier does not know: {unknown}")
+                raise DatasetLayoutError(f"{Path(key) / 'meta.json'}: the scene has words the verifier does not "
+                                         f"know: {unknown}")
             self._scenes[key] = (objects, visible)
         return self._scenes[key]
 
